@@ -15,6 +15,8 @@ export interface MediaRef {
   filename?: string;
   caption?: string;
   size?: number;
+  /** The bytes, when the transport hands them over with the message (email attachments); the gateway stores them. */
+  content?: Buffer;
 }
 
 export interface LocationRef {
@@ -57,6 +59,8 @@ export interface InboundMessage {
     bounceOf?: string;
     html?: string;
     rawRef?: string;
+    /** The full original message source as received (the gateway stores it and may set rawRef). */
+    raw?: Buffer;
   };
   /** Anything else worth keeping (flow response JSON, reaction emoji, referral...). */
   extra?: Record<string, unknown>;
