@@ -470,6 +470,7 @@ class RedisLease implements Lease {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
+  private wakeRequested = false;
   /** Send time of the last successful acquire/renew: the key lives at least until this + ttl. */
   private confirmedAt = 0;
   private readonly ttlMs: number;
@@ -498,7 +499,9 @@ class RedisLease implements Lease {
 
   /** Another process released this lease: try now instead of at the next tick. */
   wake(): void {
-    if (!this.holding && !this.stopped && !this.inFlight) this.schedule(0);
+    if (this.holding || this.stopped) return;
+    if (this.inFlight) this.wakeRequested = true; // the pending attempt may have raced the release
+    else this.schedule(0);
   }
 
   private schedule(ms: number): void {
@@ -525,6 +528,7 @@ class RedisLease implements Lease {
   private async tryAcquire(): Promise<void> {
     const sentAt = Date.now();
     let next = this.interval;
+    this.wakeRequested = false;
     try {
       const r = await this.ops.acquire(this.name, this.token, this.ttlMs);
       if (this.stopped) return;
@@ -532,7 +536,10 @@ class RedisLease implements Lease {
         this.holding = true;
         this.confirmedAt = sentAt;
         this.call(this.onAcquired, 'onAcquired');
+      } else if (this.wakeRequested) {
+        next = 0;
       } else if (r.pttl >= 0) {
+        // Try again right when the holder's key would expire, if that is sooner.
         next = Math.min(this.interval, r.pttl + 2);
       }
     } catch (err) {

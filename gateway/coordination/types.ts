@@ -23,6 +23,10 @@ export interface Coordinator {
   /**
    * Runs `fn` while holding the mutual-exclusion lock `key` (per conversation). Waits
    * for the lock; a holder that dies loses it after `ttlMs`. Other keys run in parallel.
+   * Defaults: ttlMs 10 s (Redis extends it every ttlMs/2 while fn runs, so a slow fn keeps
+   * it; memory ignores it), waitMs 30 s, after which it rejects with LockTimeoutError.
+   * Callers in one process are served in arrival order. Rejects with the backend's error
+   * when Redis is unreachable (answer 5xx so the platform retries).
    */
   withLock<T>(key: string, fn: () => Promise<T>, opts?: { ttlMs?: number; waitMs?: number }): Promise<T>;
   /** Publishes to every subscriber of `topic` in every process (including this one). */
@@ -33,10 +37,17 @@ export interface Coordinator {
    * Keeps trying to hold lease `name` (exactly one process holds it at a time). Calls
    * `onAcquired` when this process gets it and `onLost` when it loses it (holder died:
    * taken over by another within ttlMs). Returns a handle to stop trying / release.
+   * Redis: tries every ttlMs/3 (and at once when the holder releases), renews every
+   * ttlMs/3, and calls `onLost` when a renewal finds another holder or Redis has been
+   * unreachable so long that the key could expire before the next renewal; it then keeps
+   * trying, so `onAcquired` may follow again. A voluntary `release()` (or `close()`) does
+   * not call `onLost`. Memory: granted at once when free, else when the holder releases;
+   * `onLost` never fires. Callbacks run asynchronously, after `lease()` has returned.
    */
   lease(name: string, opts: { ttlMs: number; onAcquired: () => void; onLost: () => void }): Lease;
-  /** Liveness probe for /healthz. */
+  /** Liveness probe for /healthz (rejects while Redis is unreachable). */
   ping(): Promise<void>;
+  /** Releases held leases, drops subscriptions, closes connections. Idempotent; later calls reject. */
   close(): Promise<void>;
 }
 
