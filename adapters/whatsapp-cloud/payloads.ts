@@ -3,10 +3,18 @@ import type { MediaRef } from '../types.js';
 import type { RenderedChoice } from '../render.js';
 import { truncate } from '../render.js';
 import { WHATSAPP_LIMITS } from './capabilities.js';
+import { isValidBsuid } from './ids.js';
 
 type Body = Record<string, unknown>;
 
-const envelope = (to: string) => ({ messaging_product: 'whatsapp', recipient_type: 'individual', to });
+/**
+ * Addressing: a phone number goes in `to`; a business-scoped user id (a customer known only
+ * by BSUID) goes in `recipient`, per Meta's 2026 BSUID changes to the Messages API.
+ */
+const envelope = (to: string) =>
+  isValidBsuid(to)
+    ? { messaging_product: 'whatsapp', recipient_type: 'individual', recipient: to }
+    : { messaging_product: 'whatsapp', recipient_type: 'individual', to };
 
 export function textBody(to: string, text: string): Body {
   return { ...envelope(to), type: 'text', text: { preview_url: false, body: text } };

@@ -49,6 +49,14 @@ describe('WhatsApp Cloud sender', () => {
     expect(await adapter.send(envelope({ kind: 'text', text: 'Hello https://example.com' }))).to.deep.equal({ externalId: 'wamid.text' });
   });
 
+  it('a customer known only by a business-scoped user id is addressed with recipient', async () => {
+    graph().post(PATH, {
+      messaging_product: 'whatsapp', recipient_type: 'individual', recipient: 'US.13491208655302741918', type: 'text',
+      text: { preview_url: false, body: 'Hi' },
+    }).reply(200, accepted('wamid.bsuid'));
+    await adapter.send({ ...envelope({ kind: 'text', text: 'Hi' }), to: 'US.13491208655302741918' });
+  });
+
   it('text over 4096 characters goes as several messages in order', async () => {
     const text = `${'a'.repeat(4000)}\n\n${'b'.repeat(200)}`;
     graph().post(PATH, (b) => b.text.body === 'a'.repeat(4000)).reply(200, accepted('wamid.p1'));
