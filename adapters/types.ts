@@ -172,5 +172,5 @@ export interface ChannelAdapter {
 /** Where transports that receive on their own (IMAP, whatsapp-web, simulator) hand messages over. */
 export interface InboundSink {
   /** Resolves once the batch is durably stored (then the source may acknowledge / checkpoint). */
-  accept(batch: Partial<WebhookBatch>): Promise<void>;
+  accept(batch: Partial<WebhookBatch>): Promise<unknown>;
 }

@@ -1,0 +1,59 @@
+// Every environment variable the gateway reads, in one place (SPEC §5).
+
+import { parseDuration } from '../tickets/durations.js';
+
+export interface Config {
+  port: number;
+  databaseUrl: string;
+  redisUrl?: string;
+  adminToken?: string;
+  production: boolean;
+  metaAppSecret?: string;
+  whatsapp: { verifyToken?: string; accessToken?: string; phoneNumberId?: string };
+  instagram: { verifyToken?: string; accessToken?: string; accountId?: string };
+  graphApiUrl: string;
+  graphApiVersion: string;
+  whatsappWeb: boolean;
+  chromiumPath: string;
+  email: { imapUrl?: string; smtpUrl?: string; supportEmail?: string };
+  flowsDir: string;
+  orderApiUrl?: string;
+  schedulerIntervalMs: number;
+  /** Largest accepted request body (webhooks and API). */
+  bodyLimit: string;
+  /** Unique per process; names lease holders in logs. */
+  instanceId: string;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = Number(env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number (got ${env.PORT})`);
+  return {
+    port,
+    databaseUrl: env.DATABASE_URL || 'sqlite:./data/gateway.db',
+    redisUrl: env.REDIS_URL || undefined,
+    adminToken: env.ADMIN_TOKEN || undefined,
+    production: env.NODE_ENV === 'production',
+    metaAppSecret: env.META_APP_SECRET || undefined,
+    whatsapp: {
+      verifyToken: env.WHATSAPP_VERIFY_TOKEN || undefined,
+      accessToken: env.WHATSAPP_ACCESS_TOKEN || undefined,
+      phoneNumberId: env.WHATSAPP_PHONE_NUMBER_ID || undefined,
+    },
+    instagram: {
+      verifyToken: env.INSTAGRAM_VERIFY_TOKEN || undefined,
+      accessToken: env.INSTAGRAM_ACCESS_TOKEN || undefined,
+      accountId: env.INSTAGRAM_ACCOUNT_ID || undefined,
+    },
+    graphApiUrl: (env.GRAPH_API_URL || 'https://graph.facebook.com').replace(/\/+$/, ''),
+    graphApiVersion: env.GRAPH_API_VERSION || 'v23.0',
+    whatsappWeb: env.WHATSAPP_WEB === '1' || env.WHATSAPP_WEB === 'true',
+    chromiumPath: env.CHROMIUM_PATH || '/usr/bin/chromium',
+    email: { imapUrl: env.IMAP_URL || undefined, smtpUrl: env.SMTP_URL || undefined, supportEmail: env.SUPPORT_EMAIL?.toLowerCase() || undefined },
+    flowsDir: env.FLOWS_DIR || './flows',
+    orderApiUrl: env.ORDER_API_URL || undefined,
+    schedulerIntervalMs: parseDuration(env.SCHEDULER_INTERVAL || '30s'),
+    bodyLimit: env.BODY_LIMIT || '1mb',
+    instanceId: env.INSTANCE_ID || `${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+  };
+}

@@ -1,0 +1,194 @@
+// Opens the database named by DATABASE_URL through TypeORM (connection, entities,
+// migrations) and returns the thin Sql layer the rest of the gateway uses.
+
+import { AsyncLocalStorage } from 'node:async_hooks';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DataSource } from 'typeorm';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Pool as CallbackPool } from 'mysql2';
+import type { Pool, PoolConnection } from 'mysql2/promise';
+import { entities } from './entities.js';
+import { migrations } from './migrations/index.js';
+import type { Dialect, Param, Sql } from './sql.js';
+
+export interface Database {
+  readonly dialect: Dialect;
+  readonly dataSource: DataSource;
+  readonly sql: Sql;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function parseDatabaseUrl(url: string): { dialect: Dialect; file?: string; url?: string } {
+  if (url.startsWith('sqlite:')) {
+    const file = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (!file) throw new Error('DATABASE_URL sqlite: needs a path, e.g. sqlite:./data/gateway.db');
+    return { dialect: 'sqlite', file };
+  }
+  if (url.startsWith('mysql://') || url.startsWith('mariadb://')) return { dialect: 'mysql', url: url.replace(/^mariadb:/, 'mysql:') };
+  throw new Error(`DATABASE_URL must start with sqlite: or mysql:// (got ${url.split(':')[0]}:)`);
+}
+
+export async function openDatabase(databaseUrl: string, opts: { migrate?: boolean } = {}): Promise<Database> {
+  const parsed = parseDatabaseUrl(databaseUrl);
+  let ds: DataSource;
+  if (parsed.dialect === 'sqlite') {
+    const file = parsed.file!;
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    ds = new DataSource({
+      type: 'better-sqlite3',
+      database: file,
+      entities,
+      migrations,
+      migrationsRun: false,
+      enableWAL: file !== ':memory:',
+      prepareDatabase: (db: BetterSqlite3.Database) => {
+        // WAL + NORMAL: durable across a process crash (what a webhook ack promises);
+        // only an OS crash can lose the last commits. busy_timeout for a second process.
+        db.pragma('synchronous = NORMAL');
+        db.pragma('busy_timeout = 5000');
+      },
+    });
+  } else {
+    ds = new DataSource({
+      type: 'mysql',
+      url: parsed.url,
+      entities,
+      migrations,
+      charset: 'utf8mb4_bin',
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      poolSize: 20,
+      extra: { connectionLimit: 20, enableKeepAlive: true },
+    });
+  }
+  await ds.initialize();
+  if (opts.migrate !== false) await ds.runMigrations({ transaction: 'each' });
+  const sql = parsed.dialect === 'sqlite'
+    ? sqliteSql((ds.driver as any).databaseConnection as BetterSqlite3.Database)
+    : mysqlSql(((ds.driver as any).pool as CallbackPool).promise());
+  return {
+    dialect: parsed.dialect,
+    dataSource: ds,
+    sql,
+    async ping() {
+      await sql.query('SELECT 1 AS ok');
+    },
+    async close() {
+      if (ds.isInitialized) await ds.destroy();
+    },
+  };
+}
+
+function norm(params: Param[] | undefined): unknown[] {
+  if (!params) return [];
+  return params.map((p) => (p === undefined ? null : typeof p === 'boolean' ? (p ? 1 : 0) : p));
+}
+
+/** A FIFO async mutex: SQLite has one writer, and one connection, so write transactions take turns. */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.then(() => undefined, () => undefined);
+    return result;
+  }
+}
+
+const UNIQUE_SQLITE = new Set(['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY']);
+
+function sqliteSql(db: BetterSqlite3.Database): Sql {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  const stmt = (q: string) => {
+    let s = cache.get(q);
+    if (!s) {
+      s = db.prepare(q);
+      if (cache.size > 500) cache.clear();
+      cache.set(q, s);
+    }
+    return s;
+  };
+  const writes = new Mutex();
+  const inTx = new AsyncLocalStorage<boolean>();
+  const base = {
+    dialect: 'sqlite' as const,
+    insertIgnore: () => 'INSERT OR IGNORE',
+    isUniqueViolation: (err: unknown) => UNIQUE_SQLITE.has((err as any)?.code),
+  };
+  const direct = {
+    async query<T>(q: string, params?: Param[]): Promise<T[]> {
+      return stmt(q).all(...norm(params)) as T[];
+    },
+    async execute(q: string, params?: Param[]) {
+      return { affected: stmt(q).run(...norm(params)).changes };
+    },
+  };
+  const sql: Sql = {
+    ...base,
+    query: direct.query,
+    async execute(q, params) {
+      if (inTx.getStore()) return direct.execute(q, params);
+      return writes.run(() => direct.execute(q, params));
+    },
+    async tx(fn) {
+      if (inTx.getStore()) return fn(sql);
+      return writes.run(() =>
+        inTx.run(true, async () => {
+          db.exec('BEGIN IMMEDIATE');
+          try {
+            const r = await fn(sql);
+            db.exec('COMMIT');
+            return r;
+          } catch (err) {
+            if (db.inTransaction) db.exec('ROLLBACK');
+            throw err;
+          }
+        }),
+      );
+    },
+  };
+  return sql;
+}
+
+const RETRYABLE_MYSQL = new Set([1213 /* deadlock */, 1205 /* lock wait timeout */]);
+
+function mysqlSql(pool: Pool): Sql {
+  const current = new AsyncLocalStorage<PoolConnection>();
+  const base = {
+    dialect: 'mysql' as const,
+    insertIgnore: () => 'INSERT IGNORE',
+    isUniqueViolation: (err: unknown) => (err as any)?.errno === 1062 || (err as any)?.code === 'ER_DUP_ENTRY',
+  };
+  const runner = () => current.getStore() ?? pool;
+  const sql: Sql = {
+    ...base,
+    async query<T>(q: string, params?: Param[]) {
+      const [rows] = await runner().query(q, norm(params));
+      return rows as T[];
+    },
+    async execute(q, params) {
+      const [res] = await runner().query(q, norm(params));
+      return { affected: (res as any).affectedRows ?? 0 };
+    },
+    async tx(fn) {
+      if (current.getStore()) return fn(sql);
+      for (let attempt = 1; ; attempt++) {
+        const conn = await pool.getConnection();
+        try {
+          await conn.query('START TRANSACTION');
+          const r = await current.run(conn, () => fn(sql));
+          await conn.query('COMMIT');
+          return r;
+        } catch (err) {
+          await conn.query('ROLLBACK').catch(() => undefined);
+          if (attempt < 4 && RETRYABLE_MYSQL.has((err as any)?.errno)) continue;
+          throw err;
+        } finally {
+          conn.release();
+        }
+      }
+    },
+  };
+  return sql;
+}

@@ -1,0 +1,179 @@
+// The schema in one compact description. Migrations build tables from it through
+// TypeORM's portable Table API (SQLite and MySQL alike); entities.ts turns it into
+// EntitySchemas. Times are BIGINT ms since epoch; lists and objects are JSON TEXT.
+
+export type ColumnKind = 'id' | 'key' | 'str' | 'short' | 'text' | 'int' | 'bigint';
+
+export interface ColumnDef {
+  name: string;
+  kind: ColumnKind;
+  nullable?: boolean;
+  default?: string | number;
+}
+
+export interface TableDef {
+  name: string;
+  columns: ColumnDef[];
+  primary: string[];
+  indices?: { name: string; columns: string[]; unique?: boolean }[];
+}
+
+const c = (name: string, kind: ColumnKind, extra: Partial<ColumnDef> = {}): ColumnDef => ({ name, kind, ...extra });
+const opt = (name: string, kind: ColumnKind): ColumnDef => ({ name, kind, nullable: true });
+
+/** Column SQL types: lengths chosen so utf8mb4 unique keys stay within InnoDB's limits. */
+export const columnType: Record<ColumnKind, { type: string; length?: string }> = {
+  id: { type: 'varchar', length: '32' },
+  key: { type: 'varchar', length: '190' },
+  str: { type: 'varchar', length: '255' },
+  short: { type: 'varchar', length: '24' },
+  text: { type: 'text' },
+  int: { type: 'int' },
+  bigint: { type: 'bigint' },
+};
+
+export const initialTables: TableDef[] = [
+  {
+    name: 'contacts',
+    columns: [c('id', 'id'), opt('name', 'str'), c('createdAt', 'bigint'), c('updatedAt', 'bigint')],
+    primary: ['id'],
+  },
+  {
+    // One row per platform identity (wa_id, business-scoped user id, IGSID, email address).
+    name: 'contact_identities',
+    columns: [c('id', 'id'), c('contactId', 'id'), c('channel', 'short'), c('value', 'key'), c('createdAt', 'bigint')],
+    primary: ['id'],
+    indices: [
+      { name: 'uq_identity', columns: ['channel', 'value'], unique: true },
+      { name: 'ix_identity_contact', columns: ['contactId'] },
+    ],
+  },
+  {
+    // A contact on one channel account: where replies go and when the messaging window opened.
+    name: 'conversations',
+    columns: [
+      c('id', 'id'), c('channel', 'short'), c('account', 'key'), c('contactId', 'id'), c('address', 'key'),
+      opt('lastInboundAt', 'bigint'), c('createdAt', 'bigint'), c('updatedAt', 'bigint'),
+    ],
+    primary: ['id'],
+    indices: [{ name: 'uq_conversation', columns: ['channel', 'account', 'contactId'], unique: true }],
+  },
+  {
+    name: 'tickets',
+    columns: [
+      c('id', 'id'), opt('conversationId', 'id'), opt('contactId', 'id'), c('channel', 'short'), opt('account', 'key'),
+      c('subject', 'str'), opt('description', 'text'), c('type', 'short'), c('status', 'short'), c('priority', 'short'),
+      opt('category', 'key'), c('tags', 'text'), opt('assigneeId', 'id'), opt('lastAssigneeId', 'id'), opt('teamId', 'id'),
+      c('createdBy', 'short'), opt('createdById', 'id'), opt('linkedTicketId', 'id'),
+      // Carried only while the ticket is not closed: the database refuses a second open ticket.
+      opt('openKey', 'key'),
+      opt('handoffAt', 'bigint'), opt('handoffCause', 'short'), opt('botFlow', 'key'),
+      c('createdAt', 'bigint'), c('updatedAt', 'bigint'), opt('firstResponseAt', 'bigint'), opt('resolvedAt', 'bigint'),
+      opt('closedAt', 'bigint'), opt('lastCustomerMessageAt', 'bigint'), opt('lastAgentMessageAt', 'bigint'),
+      c('statusChangedAt', 'bigint'),
+      opt('slaFirstResponseDueAt', 'bigint'), opt('slaResolutionDueAt', 'bigint'), opt('slaBreachedAt', 'bigint'),
+      opt('csatScore', 'int'), opt('csatComment', 'text'), c('version', 'int', { default: 0 }),
+    ],
+    primary: ['id'],
+    indices: [
+      { name: 'uq_ticket_open', columns: ['openKey'], unique: true },
+      { name: 'ix_ticket_status_created', columns: ['status', 'createdAt'] },
+      { name: 'ix_ticket_created', columns: ['createdAt'] },
+      { name: 'ix_ticket_updated', columns: ['updatedAt'] },
+      { name: 'ix_ticket_assignee', columns: ['assigneeId', 'status'] },
+      { name: 'ix_ticket_contact', columns: ['contactId'] },
+      { name: 'ix_ticket_conversation', columns: ['conversationId'] },
+    ],
+  },
+  {
+    name: 'messages',
+    columns: [
+      c('id', 'id'), c('ticketId', 'id'), opt('conversationId', 'id'), c('channel', 'short'), c('direction', 'short'),
+      c('author', 'short'), opt('authorId', 'id'), c('kind', 'short'), c('text', 'text'), opt('payload', 'text'),
+      opt('externalId', 'key'), opt('status', 'short'), opt('error', 'text'), opt('platformAt', 'bigint'),
+      c('createdAt', 'bigint'), c('updatedAt', 'bigint'),
+    ],
+    primary: ['id'],
+    indices: [
+      // A platform message id is stored once, however often and wherever it arrives.
+      { name: 'uq_message_external', columns: ['channel', 'externalId'], unique: true },
+      { name: 'ix_message_ticket', columns: ['ticketId', 'createdAt'] },
+    ],
+  },
+  {
+    name: 'timeline',
+    columns: [
+      c('id', 'id'), c('ticketId', 'id'), c('at', 'bigint'), c('type', 'short'), c('actorKind', 'short'),
+      opt('actorId', 'id'), opt('actorName', 'str'), c('data', 'text'),
+    ],
+    primary: ['id'],
+    indices: [{ name: 'ix_timeline_ticket', columns: ['ticketId', 'at'] }],
+  },
+  {
+    name: 'users',
+    columns: [
+      c('id', 'id'), c('name', 'str'), opt('email', 'key'), c('role', 'short'), c('permissions', 'text'),
+      c('tokenHash', 'key'), c('presence', 'short'), c('capacity', 'int'), opt('lastSeenAt', 'bigint'),
+      c('createdAt', 'bigint'), c('updatedAt', 'bigint'),
+    ],
+    primary: ['id'],
+    indices: [
+      { name: 'uq_user_token', columns: ['tokenHash'], unique: true },
+      { name: 'uq_user_email', columns: ['email'], unique: true },
+    ],
+  },
+  {
+    name: 'teams',
+    columns: [c('id', 'id'), c('name', 'key'), c('createdAt', 'bigint')],
+    primary: ['id'],
+    indices: [{ name: 'uq_team_name', columns: ['name'], unique: true }],
+  },
+  {
+    name: 'team_members',
+    columns: [c('teamId', 'id'), c('userId', 'id')],
+    primary: ['teamId', 'userId'],
+  },
+  {
+    // One row per setting; PUT /api/settings merges by key.
+    name: 'settings',
+    columns: [c('name', 'key'), c('value', 'text'), c('updatedAt', 'bigint')],
+    primary: ['name'],
+  },
+  {
+    // Every accepted platform message, stored before the webhook is acknowledged.
+    name: 'inbound',
+    columns: [
+      c('id', 'id'), c('channel', 'short'), c('account', 'key'), c('externalId', 'key'), c('convKey', 'key'),
+      c('payload', 'text'), c('status', 'short'), c('attempts', 'int', { default: 0 }), opt('error', 'text'),
+      opt('ticketId', 'id'), opt('messageId', 'id'), c('receivedAt', 'bigint'), opt('processedAt', 'bigint'),
+    ],
+    primary: ['id'],
+    indices: [
+      { name: 'uq_inbound', columns: ['channel', 'account', 'externalId'], unique: true },
+      { name: 'ix_inbound_pending', columns: ['status', 'convKey'] },
+    ],
+  },
+  {
+    // Outbound messages waiting for (or done with) their send, written with the change that caused them.
+    name: 'outbox',
+    columns: [
+      c('id', 'id'), c('messageId', 'id'), c('channel', 'short'), c('account', 'key'), c('recipient', 'key'),
+      c('payload', 'text'), c('status', 'short'), c('attempts', 'int', { default: 0 }), c('nextAttemptAt', 'bigint'),
+      opt('lockedUntil', 'bigint'), opt('error', 'text'), c('createdAt', 'bigint'), c('updatedAt', 'bigint'),
+    ],
+    primary: ['id'],
+    indices: [{ name: 'ix_outbox_due', columns: ['status', 'nextAttemptAt'] }],
+  },
+  {
+    // Bot conversation state, written with a version check (bot/ owns its content).
+    name: 'bot_state',
+    columns: [c('id', 'key'), c('version', 'int'), c('data', 'text'), c('updatedAt', 'bigint')],
+    primary: ['id'],
+  },
+  {
+    // Small per-transport state: IMAP checkpoints, whatsapp-web session.
+    name: 'channel_state',
+    columns: [c('id', 'key'), c('value', 'text'), c('updatedAt', 'bigint')],
+    primary: ['id'],
+  },
+];

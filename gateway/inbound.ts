@@ -1,0 +1,307 @@
+// The inbound pipeline. accept(): store every platform message durably (the webhook
+// is acknowledged only after this), dropping duplicates by platform id. process():
+// one turn at a time per conversation (a lock per conversation key, any process),
+// threading into the open ticket, then the bot's turn for bot tickets.
+//
+// An inbound row moves received -> stored (threaded; bot turn pending) -> done.
+// A crash anywhere leaves a row that recover() picks up: threading is idempotent by
+// the message's unique platform id, and the bot's turn is idempotent by turnId.
+
+import type { InboundMessage, InboundSink, StatusUpdate, WebhookBatch, PlatformEvent } from '../adapters/types.js';
+import type { BotPort, BotSignal } from '../bot/port.js';
+import type { Coordinator } from './coordination/types.js';
+import type { Sql } from './db/sql.js';
+import { newId } from './ids.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import type { TicketContext } from '../tickets/context.js';
+import { Effects } from '../tickets/events.js';
+import { handoff, loadTicket } from '../tickets/lifecycle.js';
+import { BOT, type TicketRow } from '../tickets/model.js';
+import { getConversation, getMessageByExternalId, insertTimeline, updateTicket } from '../tickets/store.js';
+import { threadInbound } from '../tickets/threading.js';
+import { ApiError } from '../tickets/errors.js';
+
+interface InboundRow {
+  id: string;
+  channel: string;
+  account: string;
+  externalId: string;
+  convKey: string;
+  payload: string;
+  status: 'received' | 'stored' | 'done' | 'failed';
+  attempts: number;
+  ticketId: string | null;
+  receivedAt: number;
+}
+
+const DEDUPE_TTL_MS = 24 * 3_600_000;
+const MAX_ATTEMPTS = 5;
+
+export interface PipelineDeps {
+  sql: Sql;
+  coord: Coordinator;
+  ctx: TicketContext;
+  bot: BotPort | null;
+  log: Logger;
+  metrics: Metrics;
+  /** Publishes events, dispatches outbox rows, starts flows: everything after a commit. */
+  afterCommit: (fx: Effects) => void;
+}
+
+export const convKeyOf = (m: { channel: string; account: string; from: string }) => `${m.channel}:${m.account}:${m.from}`;
+
+/** Delivery receipts only move forward (a late `delivered` never undoes `read`). */
+const STATUS_RANK: Record<string, number> = { queued: 0, sent: 1, delivered: 2, read: 3 };
+
+export class InboundPipeline implements InboundSink {
+  private readonly inflight = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(private readonly d: PipelineDeps) {}
+
+  /** Stores a webhook's content durably. Resolves when it is safe to acknowledge. */
+  async accept(batch: Partial<WebhookBatch>): Promise<{ accepted: number; duplicates: number }> {
+    const { sql, coord, metrics } = this.d;
+    const now = this.d.ctx.clock.now();
+    const fresh: { row: InboundRow; msg: InboundMessage }[] = [];
+    let duplicates = 0;
+    const messages = batch.messages ?? [];
+    if (messages.length) {
+      const candidates: { msg: InboundMessage; key: string }[] = [];
+      for (const msg of messages) {
+        const key = `in:${msg.channel}:${msg.account}:${msg.externalId}`;
+        if (await coord.dedupe(key, DEDUPE_TTL_MS).then((first) => first, () => true)) candidates.push({ msg, key });
+        else duplicates++;
+      }
+      await sql.tx(async (tx) => {
+        for (const { msg } of candidates) {
+          const row: InboundRow = {
+            id: newId(now), channel: msg.channel, account: msg.account, externalId: msg.externalId, convKey: convKeyOf(msg),
+            payload: JSON.stringify(msg), status: 'received', attempts: 0, ticketId: null, receivedAt: now,
+          };
+          const { affected } = await tx.execute(
+            `${tx.insertIgnore()} INTO inbound (id, channel, account, externalId, convKey, payload, status, attempts, receivedAt) VALUES (?, ?, ?, ?, ?, ?, 'received', 0, ?)`,
+            [row.id, row.channel, row.account, row.externalId, row.convKey, row.payload, now],
+          );
+          if (affected) fresh.push({ row, msg });
+          else duplicates++;
+        }
+      }).catch(async (err) => {
+        // Nothing stored: let the platform's retry through the fast-path dedupe.
+        await Promise.all(candidates.map((c) => coord.forget(c.key).catch(() => undefined)));
+        throw err;
+      });
+    }
+    for (const s of batch.statuses ?? []) await this.applyStatus(s);
+    for (const e of batch.events ?? []) await this.applyEvent(e);
+    for (const { msg } of fresh) metrics.inbound.inc({ channel: msg.channel });
+    if (duplicates) metrics.duplicates.inc({ channel: messages[0]?.channel ?? 'unknown' }, duplicates);
+    for (const key of new Set(fresh.map((f) => f.row.convKey))) this.schedule(key);
+    return { accepted: fresh.length, duplicates };
+  }
+
+  /** Runs processing of one conversation in the background (tracked for graceful shutdown). */
+  schedule(convKey: string): void {
+    if (this.closed) return;
+    const p = this.process(convKey).catch((err) => this.d.log.error({ err, convKey }, 'inbound processing failed; will be recovered'));
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+  }
+
+  /** Processes every waiting message of a conversation, in order, holding its lock. */
+  async process(convKey: string): Promise<void> {
+    await this.d.coord.withLock(`conv:${convKey}`, async () => {
+      const rows = await this.d.sql.query<InboundRow>("SELECT * FROM inbound WHERE convKey = ? AND status IN ('received', 'stored') ORDER BY receivedAt, id", [convKey]);
+      // Platform order first: Meta may deliver a conversation's messages out of order.
+      const ordered = rows
+        .map((r) => ({ r, ts: (JSON.parse(r.payload) as InboundMessage).timestamp }))
+        .sort((a, b) => a.ts - b.ts || (a.r.id < b.r.id ? -1 : 1))
+        .map((x) => x.r);
+      for (const row of ordered) await this.handle(row);
+    });
+  }
+
+  private async handle(row: InboundRow): Promise<void> {
+    const started = Date.now();
+    const msg = JSON.parse(row.payload) as InboundMessage;
+    try {
+      let ticket: TicketRow | null = null;
+      let runBot = row.status === 'stored';
+      if (row.status === 'received') {
+        const r = await this.thread(row, msg);
+        ticket = r.ticket;
+        runBot = r.runBot;
+      } else if (row.ticketId) {
+        ticket = await loadTicket(this.d.sql, row.ticketId);
+      }
+      if (runBot && ticket) await this.botTurn(row, msg, ticket);
+      this.d.metrics.pipeline.observe({ channel: msg.channel }, (Date.now() - started) / 1000);
+    } catch (err) {
+      const attempts = Number(row.attempts) + 1;
+      const failed = attempts >= MAX_ATTEMPTS;
+      this.d.log.error({ err, inbound: row.id, attempts }, failed ? 'inbound message failed for good' : 'inbound message failed; will retry');
+      await this.d.sql
+        .execute('UPDATE inbound SET attempts = ?, error = ?, status = ? WHERE id = ?', [attempts, String((err as Error).message ?? err), failed ? 'failed' : row.status, row.id])
+        .catch(() => undefined);
+    }
+  }
+
+  /** Threads the message into its ticket (retried when a concurrent writer won a unique key). */
+  private async thread(row: InboundRow, msg: InboundMessage): Promise<{ ticket: TicketRow; runBot: boolean }> {
+    for (let attempt = 1; ; attempt++) {
+      const fx = new Effects();
+      try {
+        const result = await this.d.sql.tx(async (tx) => {
+          const th = await threadInbound(this.d.ctx, tx, fx, msg, { payload: row.payload });
+          const runBot = !!this.d.bot && th.stored && th.ticket.type === 'bot' && th.ticket.status === 'active' && !msg.email?.automatic;
+          await tx.execute('UPDATE inbound SET status = ?, ticketId = ?, messageId = ?, processedAt = ? WHERE id = ?', [
+            runBot ? 'stored' : 'done', th.ticket.id, th.message.id, this.d.ctx.clock.now(), row.id,
+          ]);
+          return { ticket: th.ticket, runBot };
+        });
+        this.d.afterCommit(fx);
+        return result;
+      } catch (err) {
+        if (attempt < 4 && this.d.sql.isUniqueViolation(err)) continue;
+        throw err;
+      }
+    }
+  }
+
+  private async botTurn(row: InboundRow, msg: InboundMessage, ticket: TicketRow): Promise<void> {
+    if (ticket.type !== 'bot' || ticket.status !== 'active') {
+      await this.d.sql.execute("UPDATE inbound SET status = 'done' WHERE id = ?", [row.id]);
+      return;
+    }
+    await this.runTurn(ticket, row.id, { message: { text: msg.text, choiceId: msg.choice?.id }, contactName: msg.contactName }, async (tx) => {
+      await tx.execute("UPDATE inbound SET status = 'done', processedAt = ? WHERE id = ?", [this.d.ctx.clock.now(), row.id]);
+    });
+  }
+
+  /**
+   * One bot turn for a ticket: the bot computes replies and signals; replies go to the
+   * outbox and signals are applied in one transaction, unless an agent took the
+   * ticket meanwhile (then the bot stays silent).
+   */
+  async runTurn(
+    ticket: TicketRow,
+    turnId: string,
+    input: { message?: { text: string; choiceId?: string }; startFlow?: string; contactName?: string },
+    finish?: (tx: Sql) => Promise<void>,
+  ): Promise<void> {
+    const { bot, ctx } = this.d;
+    if (!bot) return;
+    const settings = await ctx.settings.get();
+    const caps = ctx.outbound.capabilities(ticket.channel, ticket.account);
+    if (!caps || ticket.channel === 'internal') return;
+    let result;
+    try {
+      result = await bot.turn({
+        turnId,
+        conversationKey: ticket.id,
+        ticketId: ticket.id,
+        channel: ticket.channel,
+        capabilities: caps,
+        message: input.message,
+        startFlow: input.startFlow,
+        contact: { name: input.contactName ?? null },
+        settings: { fallbackLimit: settings.fallbackLimit },
+        now: ctx.clock.now(),
+      });
+    } catch (err) {
+      // A failing bot never leaves the customer unanswered: agents take over.
+      this.d.log.error({ err, ticket: ticket.id }, 'bot turn failed; handing off');
+      result = { replies: [], signals: [{ kind: 'escalate', cause: 'bot_error', reason: (err as Error).message }] as BotSignal[] };
+    }
+    const fx = new Effects();
+    await this.d.sql.tx(async (tx) => {
+      let t = await loadTicket(tx, ticket.id);
+      const botOwns = t.type === 'bot' && t.status === 'active';
+      if (botOwns || input.startFlow === 'feedback') {
+        for (const content of result.replies) {
+          await ctx.outbound.enqueue(tx, fx, { ticket: t, content, author: 'bot', automatic: true }).catch((err) => {
+            if (!(err instanceof ApiError)) throw err;
+            this.d.log.info({ ticket: t.id, code: err.code }, 'bot reply not sent: channel rules');
+          });
+        }
+        for (const s of result.signals) t = await this.applySignal(tx, fx, t, s);
+      }
+      await finish?.(tx);
+    });
+    this.d.afterCommit(fx);
+  }
+
+  private async applySignal(tx: Sql, fx: Effects, t: TicketRow, s: BotSignal): Promise<TicketRow> {
+    const now = this.d.ctx.clock.now();
+    if (s.kind === 'escalate') {
+      if (t.type !== 'bot' || t.status !== 'active') return t;
+      return handoff(this.d.ctx, tx, fx, t, BOT, { cause: s.cause, reason: s.reason, priority: s.priority });
+    }
+    if (s.kind === 'rating') {
+      await updateTicket(tx, t.id, { csatScore: s.score, csatComment: s.comment ?? null, updatedAt: now });
+      await insertTimeline(tx, t.id, now, 'csat', BOT, { score: s.score, ...(s.comment ? { comment: s.comment } : {}) });
+      fx.event('ticket.updated', t.id, now, { csatScore: s.score });
+      return { ...t, csatScore: s.score, version: t.version + 1 };
+    }
+    await insertTimeline(tx, t.id, now, 'bot', BOT, { event: 'resolved' });
+    return t;
+  }
+
+  /** Starts a flow on a ticket (handback with a flow, CSAT on resolve), in the conversation's turn order. */
+  async startFlow(ticketId: string, flow: string): Promise<void> {
+    const ticket = await loadTicket(this.d.sql, ticketId);
+    if (!ticket.conversationId) return;
+    const conv = await getConversation(this.d.sql, ticket.conversationId);
+    if (!conv) return;
+    const convKey = convKeyOf({ channel: conv.channel, account: conv.account, from: conv.address });
+    await this.d.coord.withLock(`conv:${convKey}`, async () => {
+      const fresh = await loadTicket(this.d.sql, ticketId);
+      await this.runTurn(fresh, `start:${ticketId}:${flow}:${fresh.version}`, { startFlow: flow });
+    });
+  }
+
+  /** Delivery receipts for our outbound messages. */
+  async applyStatus(s: StatusUpdate): Promise<void> {
+    const allowedFrom = s.status === 'failed'
+      ? ['queued', 'sent']
+      : Object.keys(STATUS_RANK).filter((k) => STATUS_RANK[k] < STATUS_RANK[s.status]);
+    const now = this.d.ctx.clock.now();
+    const error = s.error ? `${s.error.code}: ${s.error.message}` : null;
+    const { affected } = await this.d.sql.execute(
+      `UPDATE messages SET status = ?, error = COALESCE(?, error), updatedAt = ? WHERE channel = ? AND externalId = ? AND status IN (${allowedFrom.map(() => '?').join(', ')})`,
+      [s.status, error, now, s.channel, s.externalId, ...allowedFrom],
+    );
+    if (!affected) return;
+    const m = await getMessageByExternalId(this.d.sql, s.channel, s.externalId);
+    if (m) this.d.ctx.events.publish([{ type: 'message.updated', ticketId: m.ticketId, at: now, data: { messageId: m.id, status: s.status, error } }]);
+  }
+
+  private async applyEvent(e: PlatformEvent): Promise<void> {
+    const now = this.d.ctx.clock.now();
+    if (e.type === 'unsent') {
+      const m = await getMessageByExternalId(this.d.sql, e.channel, e.externalId);
+      if (!m) return;
+      await this.d.sql.execute("UPDATE messages SET kind = 'other', text = '', payload = ?, updatedAt = ? WHERE id = ?", [JSON.stringify({ unsent: true, text: m.text }), now, m.id]);
+      this.d.ctx.events.publish([{ type: 'message.updated', ticketId: m.ticketId, at: now, data: { messageId: m.id, unsent: true } }]);
+    }
+    // Echoes of our own sends are already stored; recording messages typed in the
+    // platform's own app is part of the full Instagram integration (issue 5).
+  }
+
+  /** Picks up rows a crashed or failed run left behind. */
+  async recover(olderThanMs = 5000): Promise<number> {
+    const cutoff = this.d.ctx.clock.now() - olderThanMs;
+    const rows = await this.d.sql.query<{ convKey: string }>(
+      "SELECT DISTINCT convKey FROM inbound WHERE status IN ('received', 'stored') AND receivedAt <= ? LIMIT 500",
+      [cutoff],
+    );
+    for (const r of rows) this.schedule(r.convKey);
+    return rows.length;
+  }
+
+  async drain(): Promise<void> {
+    this.closed = true;
+    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+  }
+}

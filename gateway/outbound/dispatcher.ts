@@ -1,0 +1,161 @@
+// Sends outbox rows through their channel adapter. At most once: a row is claimed
+// (status sending) before the platform call; a row found still `sending` after its
+// claim expired (the process died mid-send) is marked failed as "delivery unknown",
+// never sent again. Transient failures go back to pending with backoff.
+// Rows of one recipient are sent one after another, in order.
+
+import type { OutboundEnvelope, Channel } from '../../adapters/types.js';
+import { SendError } from '../../adapters/types.js';
+import type { Clock } from '../clock.js';
+import type { Sql } from '../db/sql.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { ChannelRegistry } from '../channels.js';
+import type { TicketEvent } from '../../tickets/events.js';
+import type { OutboxPayload } from './outbox.js';
+
+const CLAIM_MS = 60_000;
+const MAX_ATTEMPTS = 8;
+
+interface OutboxRow {
+  id: string;
+  messageId: string;
+  channel: Channel;
+  account: string;
+  recipient: string;
+  payload: string;
+  status: string;
+  attempts: number;
+}
+
+export function backoffMs(attempt: number, retryAfterMs?: number): number {
+  if (retryAfterMs) return retryAfterMs;
+  const base = Math.min(60_000, 500 * 2 ** (attempt - 1));
+  return base / 2 + Math.random() * (base / 2);
+}
+
+export class Dispatcher {
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly inflight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly channels: ChannelRegistry,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    private readonly publish: (events: TicketEvent[]) => void,
+    /** Called with (channel, externalId, messageId) after a successful send, e.g. to record email Message-IDs. */
+    private readonly onSent?: (row: { channel: Channel; messageId: string; externalId?: string }) => void,
+  ) {}
+
+  /** Queues rows for sending, in order per recipient. */
+  dispatch(ids: string[], recipientOf?: (id: string) => string): void {
+    for (const id of ids) this.enqueue(recipientOf?.(id) ?? id, id);
+  }
+
+  private enqueue(chainKey: string, id: string): void {
+    const prev = this.chains.get(chainKey) ?? Promise.resolve();
+    const next: Promise<void> = prev.then(async () => void (await this.sendOne(id))).catch((err) => this.log.error({ err, outbox: id }, 'outbox send crashed'));
+    this.chains.set(chainKey, next);
+    this.inflight.add(next);
+    void next.finally(() => {
+      this.inflight.delete(next);
+      if (this.chains.get(chainKey) === next) this.chains.delete(chainKey);
+    });
+  }
+
+  /** Claims and sends one row; false when another process (or an earlier call) has it. */
+  async sendOne(id: string): Promise<boolean> {
+    const now = this.clock.now();
+    const claimed = await this.sql.execute(
+      "UPDATE outbox SET status = 'sending', lockedUntil = ?, attempts = attempts + 1, updatedAt = ? WHERE id = ? AND status = 'pending' AND nextAttemptAt <= ?",
+      [now + CLAIM_MS, now, id, now],
+    );
+    if (!claimed.affected) return false;
+    const [row] = await this.sql.query<OutboxRow>('SELECT * FROM outbox WHERE id = ?', [id]);
+    const payload = JSON.parse(row.payload) as OutboxPayload;
+    const adapter = this.channels.get(row.channel, row.account);
+    if (!adapter) {
+      await this.finish(row, 'failed', { error: `no ${row.channel} adapter for account ${row.account}` });
+      return true;
+    }
+    const envelope: OutboundEnvelope = {
+      messageId: row.messageId,
+      channel: row.channel,
+      account: row.account,
+      to: row.recipient,
+      content: payload.content,
+      author: payload.author,
+      ...(payload.tag ? { tag: payload.tag } : {}),
+      ...(payload.email ? { email: payload.email } : {}),
+    };
+    try {
+      const result = await adapter.send(envelope);
+      await this.finish(row, 'sent', { externalId: result.externalId ?? result.messageIdHeader });
+      this.onSent?.({ channel: row.channel, messageId: row.messageId, externalId: result.messageIdHeader ?? result.externalId });
+    } catch (err) {
+      const e = err instanceof SendError ? err : new SendError((err as Error).message ?? String(err), 'network', true);
+      const attempts = Number(row.attempts);
+      if (e.retryable && attempts < MAX_ATTEMPTS) {
+        const wait = backoffMs(attempts, e.retryAfterMs);
+        await this.sql.execute("UPDATE outbox SET status = 'pending', lockedUntil = NULL, nextAttemptAt = ?, error = ?, updatedAt = ? WHERE id = ?", [
+          this.clock.now() + wait, `${e.code}: ${e.message}`, this.clock.now(), row.id,
+        ]);
+        this.metrics.outbound.inc({ channel: row.channel, result: 'retry' });
+        this.log.warn({ outbox: row.id, code: e.code, attempt: attempts, waitMs: Math.round(wait) }, 'send failed, will retry');
+        this.retryLater(row.recipient, row.id, wait);
+      } else {
+        await this.finish(row, 'failed', { error: `${e.code}: ${e.message}` });
+      }
+    }
+    return true;
+  }
+
+  private retryLater(recipient: string, id: string, wait: number): void {
+    const timer = setTimeout(() => this.enqueue(recipient, id), wait);
+    timer.unref();
+  }
+
+  private async finish(row: OutboxRow, status: 'sent' | 'failed', r: { externalId?: string; error?: string }): Promise<void> {
+    const now = this.clock.now();
+    const ticketId = await this.sql.tx(async (tx) => {
+      await tx.execute('UPDATE outbox SET status = ?, lockedUntil = NULL, error = ?, updatedAt = ? WHERE id = ?', [status, r.error ?? null, now, row.id]);
+      // A status webhook may have arrived first (delivered/read): never move a message back.
+      await tx.execute("UPDATE messages SET status = ?, externalId = COALESCE(?, externalId), error = ?, updatedAt = ? WHERE id = ? AND status = 'queued'", [
+        status, r.externalId ?? null, r.error ?? null, now, row.messageId,
+      ]);
+      if (r.externalId) await tx.execute('UPDATE messages SET externalId = ? WHERE id = ? AND externalId IS NULL', [r.externalId, row.messageId]);
+      const m = await tx.query<{ ticketId: string }>('SELECT ticketId FROM messages WHERE id = ?', [row.messageId]);
+      return m[0]?.ticketId;
+    });
+    this.metrics.outbound.inc({ channel: row.channel, result: status });
+    if (status === 'failed') this.log.warn({ outbox: row.id, error: r.error }, 'outbound message failed');
+    if (ticketId) this.publish([{ type: 'message.updated', ticketId, at: now, data: { messageId: row.messageId, status, error: r.error ?? null } }]);
+  }
+
+  /**
+   * Recovery sweep (run by the lease holder): rows due for a retry, rows left pending by
+   * a process that died before dispatching, and rows stuck in `sending` past their claim.
+   */
+  async sweep(): Promise<number> {
+    const now = this.clock.now();
+    const stuck = await this.sql.query<OutboxRow>("SELECT * FROM outbox WHERE status = 'sending' AND lockedUntil < ? LIMIT 100", [now]);
+    for (const row of stuck) {
+      const { affected } = await this.sql.execute("UPDATE outbox SET status = 'failed', error = ?, updatedAt = ? WHERE id = ? AND status = 'sending' AND lockedUntil < ?", [
+        'interrupted while sending: delivery unknown, not retried to avoid a duplicate', now, row.id, now,
+      ]);
+      if (affected) await this.finish(row, 'failed', { error: 'interrupted while sending: delivery unknown, not retried to avoid a duplicate' });
+    }
+    const due = await this.sql.query<{ id: string; recipient: string }>(
+      "SELECT id, recipient FROM outbox WHERE status = 'pending' AND nextAttemptAt <= ? ORDER BY createdAt, id LIMIT 500",
+      [now - 2000],
+    );
+    for (const r of due) this.enqueue(r.recipient, r.id);
+    return due.length + stuck.length;
+  }
+
+  async drain(): Promise<void> {
+    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+  }
+}

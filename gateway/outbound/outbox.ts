@@ -1,0 +1,120 @@
+// Writing outbound messages: a message row and an outbox row in the caller's
+// transaction, after the channel's window rules. The dispatcher sends them later.
+
+import type { Capabilities, OutboundContent, OutboundEnvelope, TicketChannel } from '../../adapters/types.js';
+import type { Clock } from '../clock.js';
+import type { Sql } from '../db/sql.js';
+import { newId } from '../ids.js';
+import type { OutboundPort, OutboundRequest } from '../../tickets/context.js';
+import { unprocessable } from '../../tickets/errors.js';
+import type { Effects } from '../../tickets/events.js';
+import type { MessageRow } from '../../tickets/model.js';
+import { getConversation, insertMessage, insertTimeline, updateTicket } from '../../tickets/store.js';
+import type { ChannelRegistry } from '../channels.js';
+import { decideWindow } from './window-policy.js';
+
+export function contentText(c: OutboundContent): string {
+  switch (c.kind) {
+    case 'text':
+    case 'choice':
+      return c.text;
+    case 'template':
+      return c.body ? c.body.replace(/\{\{(\d+)\}\}/g, (_, n) => c.params[Number(n) - 1] ?? '') : `[template ${c.name}]`;
+    case 'media':
+      return c.text ?? c.media.caption ?? `[${c.media.type}]`;
+  }
+}
+
+export interface OutboxPayload {
+  content: OutboundContent;
+  author: OutboundEnvelope['author'];
+  tag?: 'HUMAN_AGENT';
+  email?: OutboundEnvelope['email'];
+}
+
+export class Outbox implements OutboundPort {
+  constructor(
+    private readonly channels: ChannelRegistry,
+    private readonly clock: Clock,
+  ) {}
+
+  capabilities(channel: TicketChannel, account: string | null): Capabilities | null {
+    if (channel === 'internal') return null;
+    return this.channels.get(channel, account ?? '')?.capabilities ?? null;
+  }
+
+  async enqueue(tx: Sql, fx: Effects, req: OutboundRequest): Promise<MessageRow> {
+    const { ticket, content } = req;
+    if (ticket.channel === 'internal' || !ticket.conversationId) throw unprocessable('no_channel', 'an internal ticket has no customer to write to');
+    if (ticket.status === 'closed') throw unprocessable('ticket_closed', 'a closed ticket never receives new messages');
+    const conv = await getConversation(tx, ticket.conversationId);
+    if (!conv) throw unprocessable('no_channel', 'the ticket has no conversation');
+    const adapter = this.channels.get(conv.channel, conv.account);
+    if (!adapter) throw unprocessable('channel_not_configured', `the ${conv.channel} channel (${conv.account}) is not configured on this gateway`);
+    const now = this.clock.now();
+    const decision = decideWindow(adapter.capabilities, conv.lastInboundAt, now, req.author, content);
+    if (!decision.allowed) throw unprocessable(decision.code, decision.message);
+    const message: MessageRow = {
+      id: newId(now),
+      ticketId: ticket.id,
+      conversationId: conv.id,
+      channel: conv.channel,
+      direction: 'out',
+      author: req.author,
+      authorId: req.authorId ?? null,
+      kind: content.kind,
+      text: contentText(content),
+      payload: JSON.stringify(content),
+      externalId: null,
+      status: 'queued',
+      error: null,
+      platformAt: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await insertMessage(tx, message);
+    const payload: OutboxPayload = {
+      content,
+      author: req.author,
+      ...(decision.tag ? { tag: decision.tag } : {}),
+      ...(conv.channel === 'email' ? { email: await emailThreading(tx, ticket.id, ticket.subject, !!req.automatic) } : {}),
+    };
+    const outboxId = newId(now);
+    await tx.execute(
+      'INSERT INTO outbox (id, messageId, channel, account, recipient, payload, status, attempts, nextAttemptAt, lockedUntil, error, createdAt, updatedAt) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, NULL, NULL, ?, ?)',
+      [outboxId, message.id, conv.channel, conv.account, conv.address, JSON.stringify(payload), 'pending', now, now, now],
+    );
+    const actor = { kind: req.author === 'agent' ? 'agent' : req.author, id: req.authorId } as const;
+    await insertTimeline(tx, ticket.id, now, 'message', actor, { messageId: message.id });
+    if (req.author === 'agent') {
+      await updateTicket(tx, ticket.id, {
+        lastAgentMessageAt: now,
+        updatedAt: now,
+        ...(ticket.firstResponseAt ? {} : { firstResponseAt: now }),
+      });
+    }
+    fx.outbox.push(outboxId);
+    fx.event('message.created', ticket.id, now, { messageId: message.id, direction: 'out', author: req.author });
+    return message;
+  }
+}
+
+/** Email replies thread on the customer's last mail (In-Reply-To / References). */
+async function emailThreading(tx: Sql, ticketId: string, subject: string, automatic: boolean): Promise<OutboundEnvelope['email']> {
+  const rows = await tx.query<{ payload: string | null; externalId: string | null }>(
+    "SELECT payload, externalId FROM messages WHERE ticketId = ? AND direction = 'in' ORDER BY createdAt DESC, id DESC LIMIT 1",
+    [ticketId],
+  );
+  let inReplyTo: string | undefined;
+  let references: string[] = [];
+  if (rows[0]?.payload) {
+    try {
+      const p = JSON.parse(rows[0].payload);
+      inReplyTo = p.email?.messageId ?? rows[0].externalId ?? undefined;
+      references = [...(p.email?.references ?? []), ...(inReplyTo ? [inReplyTo] : [])];
+    } catch {
+      /* not an email payload */
+    }
+  }
+  return { subject, inReplyTo, references, automatic };
+}

@@ -1,0 +1,235 @@
+// The composition root: builds every part from the configuration and wires them.
+// main.ts runs it as a process; tests build it in-process with overrides.
+
+import express, { type NextFunction, type Request, type Response } from 'express';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import { SimulatorAdapter, SimulatorHub, type SimulatorEntry } from '../adapters/simulator/simulator.js';
+import { createWhatsAppCloudAdapter, whatsAppCloudCapabilities } from '../adapters/whatsapp-cloud/index.js';
+import { createInstagramAdapter, instagramCapabilities } from '../adapters/instagram/index.js';
+import type { Capabilities, ChannelAdapter } from '../adapters/types.js';
+import { createBot } from '../bot/index.js';
+import type { BotPort } from '../bot/port.js';
+import { Authenticator, ensureFirstAdmin } from '../tickets/auth.js';
+import { createApi } from '../tickets/api.js';
+import type { TicketContext } from '../tickets/context.js';
+import { ApiError } from '../tickets/errors.js';
+import type { Effects } from '../tickets/events.js';
+import { offerPending } from '../tickets/routing.js';
+import { SettingsStore } from '../tickets/settings.js';
+import { ChannelRegistry, SIMULATOR_ACCOUNT } from './channels.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config.js';
+import { createCoordinator } from './coordination/index.js';
+import type { Coordinator, Lease } from './coordination/types.js';
+import { openDatabase, type Database } from './db/open.js';
+import { EventHub } from './http/events.js';
+import { createSimulatorRoutes } from './http/simulator.js';
+import { createWebhooks } from './http/webhooks.js';
+import { InboundPipeline } from './inbound.js';
+import { createLogger, type Logger } from './log.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { Dispatcher } from './outbound/dispatcher.js';
+import { Outbox } from './outbound/outbox.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SIMULATOR_TOPIC = 'simulator';
+
+/** Email has no window and no rich choices. */
+const EMAIL_CAPABILITIES: Capabilities = {
+  maxTextLength: 100_000,
+  buttons: { max: 0, titleMax: 0 },
+  list: { max: 0, titleMax: 0 },
+  quickReplies: { max: 0, titleMax: 0 },
+  templates: false,
+  windowMs: null,
+  humanAgentWindowMs: null,
+};
+
+export interface GatewayOverrides {
+  clock?: Clock;
+  log?: Logger;
+  /** A bot to use instead of the flow bot (null: no bot). */
+  bot?: BotPort | null;
+  coordinator?: Coordinator;
+  /** Extra or replacement channel adapters: [adapter, account]. */
+  adapters?: [ChannelAdapter, string][];
+}
+
+export interface Gateway {
+  config: Config;
+  app: express.Express;
+  db: Database;
+  coord: Coordinator;
+  pipeline: InboundPipeline;
+  dispatcher: Dispatcher;
+  ctx: TicketContext;
+  simulator: SimulatorHub | null;
+  metrics: Metrics;
+  log: Logger;
+  bot: BotPort | null;
+  /** Set when the first admin's token was generated on this start. */
+  generatedAdminToken?: string;
+  listen(port?: number): Promise<number>;
+  /** Runs the background work once (recovery, outbox sweep): the scheduler's tick. */
+  tick(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function createGateway(config: Config, o: GatewayOverrides = {}): Promise<Gateway> {
+  const log = o.log ?? createLogger();
+  const clock = o.clock ?? systemClock;
+  const metrics = createMetrics();
+  const db = await openDatabase(config.databaseUrl);
+  const coord = o.coordinator ?? (await createCoordinator({ redisUrl: config.redisUrl, log: (level, msg, obj) => (log as any)[level]?.(obj ?? {}, msg) }));
+  const sql = db.sql;
+  const settings = new SettingsStore(sql);
+
+  // ---- channels ------------------------------------------------------------------
+  const channels = new ChannelRegistry();
+  const graph = { graphUrl: config.graphApiUrl, graphVersion: config.graphApiVersion };
+  if (config.whatsapp.accessToken && config.whatsapp.phoneNumberId) {
+    channels.register(createWhatsAppCloudAdapter({ ...graph, accessToken: config.whatsapp.accessToken, phoneNumberId: config.whatsapp.phoneNumberId }), config.whatsapp.phoneNumberId);
+  }
+  if (config.instagram.accessToken && config.instagram.accountId) {
+    channels.register(createInstagramAdapter({ ...graph, accessToken: config.instagram.accessToken, accountId: config.instagram.accountId }), config.instagram.accountId);
+  }
+  let simulator: SimulatorHub | null = null;
+  const publishSim = async (e: SimulatorEntry) => coord.publish(SIMULATOR_TOPIC, JSON.stringify(e));
+  if (!config.production) {
+    simulator = new SimulatorHub();
+    const caps = { whatsapp: whatsAppCloudCapabilities, instagram: instagramCapabilities, email: EMAIL_CAPABILITIES } as const;
+    for (const ch of ['whatsapp', 'instagram', 'email'] as const) channels.register(new SimulatorAdapter(ch, caps[ch], publishSim, () => clock.now()), SIMULATOR_ACCOUNT);
+  }
+  for (const [adapter, account] of o.adapters ?? []) channels.register(adapter, account);
+
+  // ---- tickets, events, pipelines ---------------------------------------------------
+  const hub = new EventHub(coord);
+  const outbox = new Outbox(channels, clock);
+  const ctx: TicketContext = { sql, clock, settings, outbound: outbox, events: hub, log };
+  const dispatcher = new Dispatcher(sql, channels, clock, log, metrics, (events) => hub.publish(events));
+  const bot: BotPort | null = o.bot !== undefined
+    ? o.bot
+    : await createBot({
+        flowsDir: path.resolve(config.flowsDir),
+        storage: config.redisUrl ? { kind: 'redis', url: config.redisUrl } : { kind: 'sql', sql },
+        orderApiUrl: config.orderApiUrl,
+        watch: !config.production,
+        log: (level, msg, obj) => (log as any)[level]?.(obj ?? {}, msg),
+      });
+
+  let pipeline: InboundPipeline;
+  const afterCommit = (fx: Effects) => {
+    hub.publish(fx.events);
+    if (fx.outbox.length) dispatcher.dispatch(fx.outbox);
+    for (const s of fx.botStarts) void pipeline.startFlow(s.ticketId, s.flow).catch((err) => log.error({ err, ticket: s.ticketId }, 'starting a flow failed'));
+    for (const e of fx.events) {
+      if (e.type === 'ticket.updated' && e.data?.status === 'closed') void bot?.end(e.ticketId).catch(() => undefined);
+    }
+    if (fx.routing.length) void offerPending(ctx, fx.routing, afterCommit).catch((err) => log.error({ err }, 'routing failed'));
+  };
+  pipeline = new InboundPipeline({ sql, coord, ctx, bot, log, metrics, afterCommit });
+
+  const auth = new Authenticator(sql);
+  const admin = await ensureFirstAdmin(sql, config.adminToken, clock.now());
+
+  // ---- HTTP -----------------------------------------------------------------------
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.get('/healthz', async (_req, res) => {
+    try {
+      await Promise.all([db.ping(), coord.ping()]);
+      res.json({ status: 'ok' });
+    } catch (err) {
+      res.status(503).json({ status: 'unavailable', error: { code: 'unavailable', message: (err as Error).message } });
+    }
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.use(createWebhooks(config, pipeline, log, metrics));
+  app.use('/api', express.json({ limit: config.bodyLimit }));
+  app.use('/api', hub.router(auth));
+  app.use('/api', createApi({ ctx, auth, afterCommit }));
+  if (simulator) {
+    const sim = simulator;
+    await coord.subscribe(SIMULATOR_TOPIC, (msg) => sim.record(JSON.parse(msg)));
+    app.use('/simulator/api', createSimulatorRoutes(sim, pipeline, clock, publishSim));
+    app.get('/simulator', (_req, res) => res.sendFile(path.join(ROOT, 'inbox', 'simulator.html')));
+  }
+  app.use('/', express.static(path.join(ROOT, 'inbox', 'static'), { index: 'index.html', maxAge: '1h' }));
+  app.use('/api', (_req, _res, next) => next(new ApiError(404, 'not_found', 'no such route')));
+  app.use((err: any, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof ApiError) {
+      res.status(err.status).json({ error: { code: err.code, message: err.message, ...(err.details ?? {}) } });
+      return;
+    }
+    if (err?.type === 'entity.parse.failed') {
+      res.status(400).json({ error: { code: 'malformed_json', message: 'the body is not valid JSON' } });
+      return;
+    }
+    if (err?.type === 'entity.too.large' || err?.status === 413) {
+      res.status(413).json({ error: { code: 'body_too_large', message: `the body is larger than ${config.bodyLimit}` } });
+      return;
+    }
+    if (err?.status >= 400 && err?.status < 500) {
+      res.status(err.status).json({ error: { code: 'bad_request', message: err.message } });
+      return;
+    }
+    log.error({ err }, 'request failed');
+    res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
+  });
+
+  // ---- background work ------------------------------------------------------------
+  let server: http.Server | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let unsubscribe: (() => Promise<void>) | null = null;
+  let lease: Lease | null = null;
+  let leader = false;
+  const tick = async () => {
+    await pipeline.recover();
+    if (leader || coord.kind === 'memory') await dispatcher.sweep();
+  };
+
+  const gw: Gateway = {
+    config, app, db, coord, pipeline, dispatcher, ctx, simulator, metrics, log, bot,
+    generatedAdminToken: admin.generated,
+    async listen(port = config.port) {
+      unsubscribe = await hub.start();
+      server = http.createServer(app);
+      server.keepAliveTimeout = 65_000;
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(port, resolve);
+      });
+      lease = coord.lease('scheduler', { ttlMs: 10_000, onAcquired: () => (leader = true), onLost: () => (leader = false) });
+      // Work left by a previous run (crash between ack and processing) is picked up now.
+      void pipeline.recover(0).catch((err) => log.error({ err }, 'recovery failed'));
+      const interval = Math.min(config.schedulerIntervalMs, 5000);
+      timer = setInterval(() => void tick().catch((err) => log.error({ err }, 'background tick failed')), interval);
+      timer.unref();
+      return (server.address() as AddressInfo).port;
+    },
+    tick,
+    async stop() {
+      if (timer) clearInterval(timer);
+      hub.closeAll();
+      if (server) {
+        server.closeIdleConnections?.();
+        await new Promise<void>((resolve) => server!.close(() => resolve()));
+        server.closeAllConnections?.();
+      }
+      await pipeline.drain();
+      await dispatcher.drain();
+      await lease?.release().catch(() => undefined);
+      await unsubscribe?.().catch(() => undefined);
+      await bot?.close?.();
+      if (!o.coordinator) await coord.close();
+      await db.close();
+    },
+  };
+  return gw;
+}

@@ -1,0 +1,220 @@
+// SQL for contacts, conversations, tickets, messages and the timeline. Plain
+// parameterised statements, portable between SQLite and MySQL.
+
+import type { Sql } from '../gateway/db/sql.js';
+import { newId } from '../gateway/ids.js';
+import type { Channel } from '../adapters/types.js';
+import type { Actor, ConversationRow, MessageRow, TicketRow, UserRow } from './model.js';
+
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+/** mysql2 may return BIGINT as number or string; normalise the time columns. */
+const TICKET_NUMS = [
+  'handoffAt', 'createdAt', 'updatedAt', 'firstResponseAt', 'resolvedAt', 'closedAt', 'lastCustomerMessageAt',
+  'lastAgentMessageAt', 'statusChangedAt', 'slaFirstResponseDueAt', 'slaResolutionDueAt', 'slaBreachedAt', 'csatScore', 'version',
+] as const;
+
+export function ticketFromRow(r: any): TicketRow {
+  for (const k of TICKET_NUMS) r[k] = num(r[k]);
+  return r as TicketRow;
+}
+
+function messageFromRow(r: any): MessageRow {
+  r.platformAt = num(r.platformAt);
+  r.createdAt = Number(r.createdAt);
+  r.updatedAt = Number(r.updatedAt);
+  return r as MessageRow;
+}
+
+export async function getTicket(sql: Sql, id: string): Promise<TicketRow | null> {
+  const rows = await sql.query('SELECT * FROM tickets WHERE id = ?', [id]);
+  return rows[0] ? ticketFromRow(rows[0]) : null;
+}
+
+export async function findOpenTicket(sql: Sql, openKey: string): Promise<TicketRow | null> {
+  const rows = await sql.query('SELECT * FROM tickets WHERE openKey = ?', [openKey]);
+  return rows[0] ? ticketFromRow(rows[0]) : null;
+}
+
+export async function insertTicket(sql: Sql, t: TicketRow): Promise<void> {
+  const keys = Object.keys(t) as (keyof TicketRow)[];
+  await sql.execute(`INSERT INTO tickets (${keys.join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`, keys.map((k) => t[k] as any));
+}
+
+/**
+ * Writes the given fields. With `expectVersion`, only when the row still has that
+ * version (optimistic concurrency); returns whether the row was updated.
+ */
+export async function updateTicket(sql: Sql, id: string, patch: Partial<TicketRow>, expectVersion?: number): Promise<boolean> {
+  const keys = Object.keys(patch).filter((k) => k !== 'id' && k !== 'version') as (keyof TicketRow)[];
+  const sets = keys.map((k) => `${k} = ?`).concat('version = version + 1');
+  const params: any[] = keys.map((k) => patch[k]);
+  let where = 'id = ?';
+  params.push(id);
+  if (expectVersion !== undefined) {
+    where += ' AND version = ?';
+    params.push(expectVersion);
+  }
+  const { affected } = await sql.execute(`UPDATE tickets SET ${sets.join(', ')} WHERE ${where}`, params);
+  return affected > 0;
+}
+
+/** Inserts a message; returns false (and writes nothing) when its platform id is already stored. */
+export async function insertMessage(sql: Sql, m: MessageRow): Promise<boolean> {
+  const keys = Object.keys(m) as (keyof MessageRow)[];
+  const { affected } = await sql.execute(
+    `${sql.insertIgnore()} INTO messages (${keys.join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`,
+    keys.map((k) => m[k] as any),
+  );
+  return affected > 0;
+}
+
+export async function getMessage(sql: Sql, id: string): Promise<MessageRow | null> {
+  const rows = await sql.query('SELECT * FROM messages WHERE id = ?', [id]);
+  return rows[0] ? messageFromRow(rows[0]) : null;
+}
+
+export async function getMessageByExternalId(sql: Sql, channel: string, externalId: string): Promise<MessageRow | null> {
+  const rows = await sql.query('SELECT * FROM messages WHERE channel = ? AND externalId = ?', [channel, externalId]);
+  return rows[0] ? messageFromRow(rows[0]) : null;
+}
+
+export async function listMessages(sql: Sql, ticketId: string): Promise<MessageRow[]> {
+  const rows = await sql.query('SELECT * FROM messages WHERE ticketId = ? ORDER BY createdAt, id', [ticketId]);
+  return rows.map(messageFromRow);
+}
+
+export interface TimelineRow {
+  id: string;
+  ticketId: string;
+  at: number;
+  type: string;
+  actorKind: string;
+  actorId: string | null;
+  actorName: string | null;
+  data: string;
+}
+
+export async function insertTimeline(sql: Sql, ticketId: string, at: number, type: string, actor: Actor, data: Record<string, unknown>): Promise<void> {
+  await sql.execute(
+    'INSERT INTO timeline (id, ticketId, at, type, actorKind, actorId, actorName, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    [newId(), ticketId, at, type, actor.kind, actor.id ?? null, actor.name ?? null, JSON.stringify(data)],
+  );
+}
+
+export async function listTimeline(sql: Sql, ticketId: string): Promise<TimelineRow[]> {
+  const rows = await sql.query<TimelineRow>('SELECT * FROM timeline WHERE ticketId = ? ORDER BY at, id', [ticketId]);
+  for (const r of rows) r.at = Number(r.at);
+  return rows;
+}
+
+// ---- contacts and conversations -------------------------------------------------
+
+/**
+ * Finds the contact owning any of `identities` on `channel`, or creates one; identities
+ * not yet known are attached to it. Under concurrency the unique identity key decides:
+ * a loser's insert fails with a unique violation and the caller retries its unit of work.
+ */
+export async function resolveContact(sql: Sql, channel: Channel, identities: string[], name: string | undefined, now: number): Promise<string> {
+  const ids = [...new Set(identities.filter(Boolean))];
+  const known = await sql.query<{ contactId: string; value: string }>(
+    `SELECT contactId, value FROM contact_identities WHERE channel = ? AND value IN (${ids.map(() => '?').join(', ')})`,
+    [channel, ...ids],
+  );
+  let contactId = known[0]?.contactId;
+  if (!contactId) {
+    contactId = newId(now);
+    await sql.execute('INSERT INTO contacts (id, name, createdAt, updatedAt) VALUES (?, ?, ?, ?)', [contactId, name ?? null, now, now]);
+  } else if (name) {
+    await sql.execute('UPDATE contacts SET name = ?, updatedAt = ? WHERE id = ? AND (name IS NULL OR name <> ?)', [name, now, contactId, name]);
+  }
+  for (const value of ids.filter((v) => !known.some((k) => k.value === v))) {
+    await sql.execute('INSERT INTO contact_identities (id, contactId, channel, value, createdAt) VALUES (?, ?, ?, ?, ?)', [
+      newId(now), contactId, channel, value, now,
+    ]);
+  }
+  return contactId;
+}
+
+export async function getConversation(sql: Sql, id: string): Promise<ConversationRow | null> {
+  const rows = await sql.query<ConversationRow>('SELECT * FROM conversations WHERE id = ?', [id]);
+  return rows[0] ? convFromRow(rows[0]) : null;
+}
+
+function convFromRow(r: any): ConversationRow {
+  r.lastInboundAt = num(r.lastInboundAt);
+  r.createdAt = Number(r.createdAt);
+  r.updatedAt = Number(r.updatedAt);
+  return r;
+}
+
+/** The conversation of a contact on one channel account (created on first contact). */
+export async function ensureConversation(sql: Sql, channel: Channel, account: string, contactId: string, address: string, now: number): Promise<ConversationRow> {
+  const find = async () => {
+    const rows = await sql.query('SELECT * FROM conversations WHERE channel = ? AND account = ? AND contactId = ?', [channel, account, contactId]);
+    return rows[0] ? convFromRow(rows[0]) : null;
+  };
+  const conv = await find();
+  if (!conv) {
+    // A concurrent creator makes this INSERT fail on the unique key; the caller retries.
+    const row: ConversationRow = { id: newId(now), channel, account, contactId, address, lastInboundAt: null, createdAt: now, updatedAt: now };
+    await sql.execute(
+      'INSERT INTO conversations (id, channel, account, contactId, address, lastInboundAt, createdAt, updatedAt) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)',
+      [row.id, channel, account, contactId, address, now, now],
+    );
+    return row;
+  }
+  if (conv.address !== address) {
+    await sql.execute('UPDATE conversations SET address = ?, updatedAt = ? WHERE id = ?', [address, now, conv.id]);
+    conv.address = address;
+  }
+  return conv;
+}
+
+/** Moves the messaging window forward (never back: webhooks may arrive out of order). */
+export async function touchInbound(sql: Sql, conversationId: string, platformAt: number, now: number): Promise<void> {
+  await sql.execute('UPDATE conversations SET lastInboundAt = ?, updatedAt = ? WHERE id = ? AND (lastInboundAt IS NULL OR lastInboundAt < ?)', [
+    platformAt, now, conversationId, platformAt,
+  ]);
+}
+
+export interface ContactView {
+  id: string;
+  name: string | null;
+  identities: Partial<Record<Channel, string>>;
+}
+
+export async function loadContacts(sql: Sql, ids: string[]): Promise<Map<string, ContactView>> {
+  const out = new Map<string, ContactView>();
+  const uniq = [...new Set(ids.filter(Boolean))];
+  if (!uniq.length) return out;
+  const ph = uniq.map(() => '?').join(', ');
+  const contacts = await sql.query<{ id: string; name: string | null }>(`SELECT id, name FROM contacts WHERE id IN (${ph})`, uniq);
+  for (const c of contacts) out.set(c.id, { id: c.id, name: c.name, identities: {} });
+  const idents = await sql.query<{ contactId: string; channel: Channel; value: string }>(
+    `SELECT contactId, channel, value FROM contact_identities WHERE contactId IN (${ph}) ORDER BY createdAt`,
+    uniq,
+  );
+  for (const i of idents) {
+    const c = out.get(i.contactId);
+    if (c && !c.identities[i.channel]) c.identities[i.channel] = i.value;
+  }
+  return out;
+}
+
+// ---- users and teams --------------------------------------------------------------
+
+export function userFromRow(r: any): UserRow {
+  r.capacity = Number(r.capacity);
+  r.lastSeenAt = num(r.lastSeenAt);
+  r.createdAt = Number(r.createdAt);
+  r.updatedAt = Number(r.updatedAt);
+  return r;
+}
+
+export async function loadNames(sql: Sql, table: 'users' | 'teams', ids: (string | null)[]): Promise<Map<string, string>> {
+  const uniq = [...new Set(ids.filter((x): x is string => !!x))];
+  if (!uniq.length) return new Map();
+  const rows = await sql.query<{ id: string; name: string }>(`SELECT id, name FROM ${table} WHERE id IN (${uniq.map(() => '?').join(', ')})`, uniq);
+  return new Map(rows.map((r) => [r.id, r.name]));
+}

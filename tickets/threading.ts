@@ -1,0 +1,137 @@
+// Threading (SPEC §3.5): every customer message goes into the single non-closed
+// ticket of (channel, channel account, contact), or opens one. The unique openKey
+// makes the database, not a read-then-insert, the judge under concurrency.
+
+import type { InboundMessage } from '../adapters/types.js';
+import type { Sql } from '../gateway/db/sql.js';
+import { newId, newTicketId } from '../gateway/ids.js';
+import type { TicketContext } from './context.js';
+import type { Effects } from './events.js';
+import { moveStatus } from './lifecycle.js';
+import { openKeyFor, type Actor, type ConversationRow, type MessageRow, type TicketRow } from './model.js';
+import { pickAgent } from './routing.js';
+import { ensureConversation, findOpenTicket, insertMessage, insertTicket, insertTimeline, resolveContact, touchInbound, updateTicket } from './store.js';
+
+export interface Threaded {
+  ticket: TicketRow;
+  conversation: ConversationRow;
+  message: MessageRow;
+  /** False when this platform message was already stored (a retry): nothing was written. */
+  stored: boolean;
+  createdTicket: boolean;
+}
+
+const SUBJECT_MAX = 120;
+
+function subjectFor(msg: InboundMessage): string {
+  if (msg.email?.subject) return msg.email.subject.slice(0, 255);
+  const text = msg.text.replace(/\s+/g, ' ').trim();
+  if (text) return text.length > SUBJECT_MAX ? `${text.slice(0, SUBJECT_MAX - 1)}…` : text;
+  return `${msg.kind} from ${msg.contactName ?? msg.from}`;
+}
+
+export function messageKind(msg: InboundMessage): MessageRow['kind'] {
+  if (msg.kind === 'text') return 'text';
+  if (msg.kind === 'choice') return 'choice';
+  if (msg.kind === 'media') return 'media';
+  return 'other';
+}
+
+/** Opens a new ticket for a customer's first message (bot ticket on bot channels). */
+async function openTicket(ctx: TicketContext, tx: Sql, fx: Effects, msg: InboundMessage, conv: ConversationRow, now: number): Promise<TicketRow> {
+  const settings = await ctx.settings.get();
+  const bot = settings.botChannels.includes(msg.channel) && !msg.email?.automatic;
+  const assigneeId = bot ? null : await pickAgent(tx, null);
+  const t: TicketRow = {
+    id: newTicketId(),
+    conversationId: conv.id,
+    contactId: conv.contactId,
+    channel: msg.channel,
+    account: msg.account,
+    subject: subjectFor(msg),
+    description: null,
+    type: bot ? 'bot' : 'agent',
+    status: bot || assigneeId ? 'active' : 'pending',
+    priority: 'medium',
+    category: null,
+    tags: '[]',
+    assigneeId,
+    lastAssigneeId: assigneeId,
+    teamId: null,
+    createdBy: 'customer',
+    createdById: null,
+    linkedTicketId: null,
+    openKey: openKeyFor(msg.channel, msg.account, conv.contactId),
+    handoffAt: null,
+    handoffCause: null,
+    botFlow: null,
+    createdAt: now,
+    updatedAt: now,
+    firstResponseAt: null,
+    resolvedAt: null,
+    closedAt: null,
+    lastCustomerMessageAt: null,
+    lastAgentMessageAt: null,
+    statusChangedAt: now,
+    slaFirstResponseDueAt: null,
+    slaResolutionDueAt: null,
+    slaBreachedAt: null,
+    csatScore: null,
+    csatComment: null,
+    version: 0,
+  };
+  // A concurrent opener makes this fail on uq_ticket_open; the caller retries and threads into the winner.
+  await insertTicket(tx, t);
+  await insertTimeline(tx, t.id, now, 'status', { kind: 'customer' }, { from: null, to: t.status, cause: bot ? 'customer_message_bot' : 'customer_message' });
+  if (assigneeId) await insertTimeline(tx, t.id, now, 'assignment', { kind: 'system' }, { from: null, to: assigneeId, cause: 'auto_assigned' });
+  fx.event('ticket.created', t.id, now, { channel: t.channel, type: t.type, status: t.status });
+  if (t.status === 'pending') fx.routing.push(t.id);
+  return t;
+}
+
+/** Customer activity on a waiting ticket brings it back (idle / proactive / resolved -> active). */
+const CUSTOMER_REVIVES = new Set(['idle', 'proactive', 'resolved']);
+
+export async function threadInbound(ctx: TicketContext, tx: Sql, fx: Effects, msg: InboundMessage, opts: { payload: string }): Promise<Threaded> {
+  const now = ctx.clock.now();
+  const contactId = await resolveContact(tx, msg.channel, [msg.from, ...(msg.altIds ?? [])], msg.contactName, now);
+  const conv = await ensureConversation(tx, msg.channel, msg.account, contactId, msg.from, now);
+  const openKey = openKeyFor(msg.channel, msg.account, contactId)!;
+  let ticket = await findOpenTicket(tx, openKey);
+  let createdTicket = false;
+  if (!ticket) {
+    ticket = await openTicket(ctx, tx, fx, msg, conv, now);
+    createdTicket = true;
+  }
+  const message: MessageRow = {
+    id: newId(now),
+    ticketId: ticket.id,
+    conversationId: conv.id,
+    channel: msg.channel,
+    direction: 'in',
+    author: 'customer',
+    authorId: contactId,
+    kind: messageKind(msg),
+    text: msg.text,
+    payload: opts.payload,
+    externalId: msg.externalId,
+    status: null,
+    error: null,
+    platformAt: msg.timestamp,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const stored = await insertMessage(tx, message);
+  if (!stored) return { ticket, conversation: conv, message, stored, createdTicket };
+  await touchInbound(tx, conv.id, msg.timestamp, now);
+  const customer: Actor = { kind: 'customer', id: contactId, name: msg.contactName };
+  await insertTimeline(tx, ticket.id, now, 'message', customer, { messageId: message.id });
+  if (CUSTOMER_REVIVES.has(ticket.status)) {
+    const cause = ticket.status === 'resolved' ? 'reopened_by_customer' : 'customer_reply';
+    ticket = await moveStatus(ctx, tx, fx, ticket, 'active', customer, { cause, as: 'customer' });
+  }
+  await updateTicket(tx, ticket.id, { lastCustomerMessageAt: now, updatedAt: now });
+  ticket = { ...ticket, lastCustomerMessageAt: now, updatedAt: now, version: ticket.version + 1 };
+  fx.event('message.created', ticket.id, now, { messageId: message.id, direction: 'in', author: 'customer' });
+  return { ticket, conversation: conv, message, stored, createdTicket };
+}
