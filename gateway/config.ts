@@ -6,6 +6,8 @@ export interface Config {
   port: number;
   databaseUrl: string;
   redisUrl?: string;
+  /** Prefix of every Redis key (several deployments or test runs may share one Redis). */
+  redisPrefix: string;
   adminToken?: string;
   production: boolean;
   metaAppSecret?: string;
@@ -32,6 +34,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port,
     databaseUrl: env.DATABASE_URL || 'sqlite:./data/gateway.db',
     redisUrl: env.REDIS_URL || undefined,
+    redisPrefix: env.REDIS_PREFIX || 'chatgate:',
     adminToken: env.ADMIN_TOKEN || undefined,
     production: env.NODE_ENV === 'production',
     metaAppSecret: env.META_APP_SECRET || undefined,

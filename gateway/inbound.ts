@@ -35,7 +35,6 @@ interface InboundRow {
   receivedAt: number;
 }
 
-const DEDUPE_TTL_MS = 24 * 3_600_000;
 const MAX_ATTEMPTS = 5;
 
 export interface PipelineDeps {
@@ -62,20 +61,17 @@ export class InboundPipeline implements InboundSink {
 
   /** Stores a webhook's content durably. Resolves when it is safe to acknowledge. */
   async accept(batch: Partial<WebhookBatch>): Promise<{ accepted: number; duplicates: number }> {
-    const { sql, coord, metrics } = this.d;
+    const { sql, metrics } = this.d;
     const now = this.d.ctx.clock.now();
     const fresh: { row: InboundRow; msg: InboundMessage }[] = [];
     let duplicates = 0;
     const messages = batch.messages ?? [];
     if (messages.length) {
-      const candidates: { msg: InboundMessage; key: string }[] = [];
-      for (const msg of messages) {
-        const key = `in:${msg.channel}:${msg.account}:${msg.externalId}`;
-        if (await coord.dedupe(key, DEDUPE_TTL_MS).then((first) => first, () => true)) candidates.push({ msg, key });
-        else duplicates++;
-      }
+      // The database's unique (channel, account, platform id) is the dedupe: it holds
+      // across processes and restarts, and a crash can never mark a message seen
+      // without storing it (a cache in front of it could).
       await sql.tx(async (tx) => {
-        for (const { msg } of candidates) {
+        for (const msg of messages) {
           const row: InboundRow = {
             id: newId(now), channel: msg.channel, account: msg.account, externalId: msg.externalId, convKey: convKeyOf(msg),
             payload: JSON.stringify(msg), status: 'received', attempts: 0, ticketId: null, receivedAt: now,
@@ -87,10 +83,6 @@ export class InboundPipeline implements InboundSink {
           if (affected) fresh.push({ row, msg });
           else duplicates++;
         }
-      }).catch(async (err) => {
-        // Nothing stored: let the platform's retry through the fast-path dedupe.
-        await Promise.all(candidates.map((c) => coord.forget(c.key).catch(() => undefined)));
-        throw err;
       });
     }
     for (const s of batch.statuses ?? []) await this.applyStatus(s);

@@ -83,7 +83,7 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
   const clock = o.clock ?? systemClock;
   const metrics = createMetrics();
   const db = await openDatabase(config.databaseUrl);
-  const coord = o.coordinator ?? (await createCoordinator({ redisUrl: config.redisUrl, log: (level, msg, obj) => (log as any)[level]?.(obj ?? {}, msg) }));
+  const coord = o.coordinator ?? (await createCoordinator({ redisUrl: config.redisUrl, prefix: config.redisPrefix, log: (level, msg, obj) => (log as any)[level]?.(obj ?? {}, msg) }));
   const sql = db.sql;
   const settings = new SettingsStore(sql);
 
@@ -114,7 +114,7 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
     ? o.bot
     : await createBot({
         flowsDir: path.resolve(config.flowsDir),
-        storage: config.redisUrl ? { kind: 'redis', url: config.redisUrl } : { kind: 'sql', sql },
+        storage: config.redisUrl ? { kind: 'redis', url: config.redisUrl, prefix: `${config.redisPrefix}bot:` } : { kind: 'sql', sql },
         orderApiUrl: config.orderApiUrl,
         watch: !config.production,
         log: (level, msg, obj) => (log as any)[level]?.(obj ?? {}, msg),
