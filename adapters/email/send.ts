@@ -1,5 +1,6 @@
 // Outbound email over SMTP (nodemailer), plus the IMAP watcher's lifecycle when configured.
 
+import { access, constants } from 'node:fs/promises';
 import { basename } from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer/index.js';
@@ -89,6 +90,12 @@ export function createEmailAdapter(opts: EmailAdapterOptions): EmailAdapter {
   async function send(envelope: OutboundEnvelope): Promise<SendResult> {
     const to = envelope.to.trim().toLowerCase();
     if (!/^[^\s@<>]+@[^\s@<>]+$/.test(to)) throw new SendError(`invalid email recipient "${envelope.to}"`, 'invalid_recipient', false);
+    if (envelope.content.kind === 'media' && envelope.content.media.path && !envelope.content.media.content) {
+      const path = envelope.content.media.path;
+      await access(path, constants.R_OK).catch((err: NodeJS.ErrnoException) => {
+        throw new SendError(`attachment ${path} unreadable: ${err.code ?? err.message}`, 'attachment_unreadable', false);
+      });
+    }
     const automatic = envelope.author !== 'agent' || envelope.email?.automatic === true;
     const release = automatic ? reserveAutomatic(to) : () => {};
 
@@ -218,7 +225,7 @@ export function toSendError(err: unknown): SendError {
   const rc = e.responseCode;
   if (typeof rc === 'number' && rc >= 500) return new SendError(message, `smtp_${rc}`, false);
   if (typeof rc === 'number' && rc >= 400) return new SendError(message, `smtp_${rc}`, true);
-  if (e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'EISDIR') return new SendError(message, 'attachment_unreadable', false);
+  if (e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'EISDIR' || (e.code === 'ESTREAM' && /\b(ENOENT|EACCES|EISDIR)\b/.test(message))) return new SendError(message, 'attachment_unreadable', false);
   if (e.code === 'EENVELOPE') return new SendError(message, 'invalid_envelope', false);
   // ECONNECTION, ECONNREFUSED, ETIMEDOUT, ESOCKET, EDNS, EPROTOCOL…: the server or the network.
   return new SendError(message, (e.code ?? 'smtp_error').toLowerCase(), true);
