@@ -77,7 +77,7 @@ function schemaMessage(e: any): { message: string; key?: string } {
     case 'enum':
       return { message: `${where}: must be one of ${e.params.allowedValues.map((v: unknown) => JSON.stringify(v)).join(', ')}` };
     case 'discriminator':
-      return { message: `${where}: node "type" must be one of message, question, condition, set, http, jump, call, end` };
+      return { message: `${where}: node "type" must be one of message, question, condition, set, http, jump, call, end`, key: e.params?.tag ?? 'type' };
     default:
       return { message: `${where}: ${e.message}` };
   }
