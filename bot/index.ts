@@ -39,7 +39,7 @@ export interface CreateBotOptions {
   watch?: boolean;
   log?: Logger;
   fetch?: typeof fetch;
-  /** Attempts of a turn on version conflicts before giving up (default 10). */
+  /** Attempts of a turn on version conflicts before giving up (default 20). */
   maxAttempts?: number;
 }
 
@@ -108,7 +108,7 @@ export async function createBot(opts: CreateBotOptions): Promise<Bot> {
   const dialogs = new DialogSet(accessor);
   dialogs.add(flowDialog);
   const config = { orderApiUrl: (opts.orderApiUrl ?? '').replace(/\/+$/, '') };
-  const maxAttempts = opts.maxAttempts ?? 10;
+  const maxAttempts = opts.maxAttempts ?? 20;
 
   /** The bot's logic for one turn (inside botbuilder's middleware pipeline). */
   async function logic(ctx: TurnContext): Promise<void> {
