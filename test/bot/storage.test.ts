@@ -29,7 +29,7 @@ const backends: Backend[] = [
       const sql = sqliteSql();
       const table = `bot_state_${uniq()}`;
       await sql.execute(createBotStateTable(table));
-      return { make: async () => new SqlBotStore(sql, table), cleanup: async () => sql.db.close() };
+      return { make: async () => new SqlBotStore(sql, table), cleanup: async () => void sql.db.close() };
     },
   },
 ];
