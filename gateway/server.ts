@@ -126,7 +126,10 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
     if (fx.outbox.length) dispatcher.dispatch(fx.outbox);
     for (const s of fx.botStarts) void pipeline.startFlow(s.ticketId, s.flow).catch((err) => log.error({ err, ticket: s.ticketId }, 'starting a flow failed'));
     for (const e of fx.events) {
-      if (e.type === 'ticket.updated' && e.data?.status === 'closed') void bot?.end(e.ticketId).catch(() => undefined);
+      // A closed ticket's conversation is over; a handback without a flow starts the bot afresh.
+      const closed = e.type === 'ticket.updated' && e.data?.status === 'closed';
+      const freshHandback = e.type === 'ticket.updated' && e.data?.cause === 'handback' && !e.data?.flow;
+      if (closed || freshHandback) void bot?.end(e.ticketId).catch(() => undefined);
     }
     if (fx.routing.length) void offerPending(ctx, fx.routing, afterCommit).catch((err) => log.error({ err }, 'routing failed'));
   };

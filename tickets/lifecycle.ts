@@ -180,7 +180,7 @@ export async function handback(ctx: TicketContext, tx: Sql, fx: Effects, t: Tick
   await insertTimeline(tx, t.id, now, 'handler', actor, { from: 'agent', to: 'bot', cause: 'handback', ...(flow ? { flow } : {}) });
   if (t.status !== 'active') await insertTimeline(tx, t.id, now, 'status', actor, { from: t.status, to: 'active', cause: 'handback' });
   await logAssignment(tx, fx, t, null, actor, now, 'handback');
-  fx.event('ticket.updated', t.id, now, { type: 'bot', status: 'active', cause: 'handback' });
+  fx.event('ticket.updated', t.id, now, { type: 'bot', status: 'active', cause: 'handback', ...(flow ? { flow } : {}) });
   if (flow) fx.botStarts.push({ ticketId: t.id, flow });
   return next;
 }

@@ -56,7 +56,7 @@ export async function parseEmail(raw: Buffer, opts: ParseEmailOptions): Promise<
     contentType,
     ownAddresses: [account, ...(opts.ownAddresses ?? []).map((a) => a.toLowerCase())],
   });
-  const isBounce = contentType === 'multipart/report' || reasons.includes('system-sender');
+  const isBounce = contentType === 'multipart/report' || /^(mailer-?daemon|postmaster)@/.test(from);
   const bounceOf = isBounce ? bouncedMessageId(parsed.attachments, contentType === 'multipart/report' ? undefined : plain) : undefined;
 
   const media = parsed.attachments.map(toMediaRef);
