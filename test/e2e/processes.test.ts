@@ -136,8 +136,26 @@ if (backends().includes('mysql')) {
       if (redisPrefix) await dropRedisPrefix(redisPrefix).catch(() => undefined);
     });
 
+    it('two processes started at the same time on a fresh database both come up (migrations do not race)', async () => {
+      const fresh = await mysqlDatabase();
+      const prefix = newRedisPrefix();
+      try {
+        const e = { ...env, DATABASE_URL: fresh.url, REDIS_PREFIX: prefix };
+        const started = await Promise.allSettled([startGatewayProcess({ ...e, INSTANCE_ID: 'a' }), startGatewayProcess({ ...e, INSTANCE_ID: 'b' })]);
+        const failed = started.filter((s) => s.status === 'rejected').map((s) => String((s as PromiseRejectedResult).reason).slice(0, 600));
+        for (const s of started) if (s.status === 'fulfilled') expect(await s.value.stop()).to.equal(0);
+        expect(failed, failed.join('\n')).to.deep.equal([]);
+      } finally {
+        await killAll();
+        await fresh.drop().catch(() => undefined);
+        await dropRedisPrefix(prefix).catch(() => undefined);
+      }
+    });
+
     it('30 concurrent webhooks for one new contact over both processes, each also delivered to both: one ticket, 30 messages, each stored once', async () => {
-      const [p1, p2] = await Promise.all([startGatewayProcess({ ...env, INSTANCE_ID: 'one' }), startGatewayProcess({ ...env, INSTANCE_ID: 'two' })]);
+      // Started one after the other: the concurrent first start is the test above.
+      const p1 = await startGatewayProcess({ ...env, INSTANCE_ID: 'one' });
+      const p2 = await startGatewayProcess({ ...env, INSTANCE_ID: 'two' });
       const phone = newPhone();
       const base = Math.floor(Date.now() / 1000);
       const ids = Array.from({ length: 30 }, () => newWamid());
