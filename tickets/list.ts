@@ -90,9 +90,10 @@ export function whereOf(q: ListQuery, me: string): { where: string[]; params: un
   }
   const search = typeof q.q === 'string' ? q.q.trim() : '';
   if (search) {
-    const like = `%${search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    // '!' as the LIKE escape: a backslash means different things in MySQL and SQLite literals.
+    const like = `%${search.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
     where.push(
-      `(t.id = ? OR LOWER(t.subject) LIKE ? ESCAPE '\\' OR t.contactId IN (SELECT id FROM contacts WHERE LOWER(name) LIKE ? ESCAPE '\\') OR t.contactId IN (SELECT contactId FROM contact_identities WHERE LOWER(value) LIKE ? ESCAPE '\\'))`,
+      `(t.id = ? OR LOWER(t.subject) LIKE ? ESCAPE '!' OR t.contactId IN (SELECT id FROM contacts WHERE LOWER(name) LIKE ? ESCAPE '!') OR t.contactId IN (SELECT contactId FROM contact_identities WHERE LOWER(value) LIKE ? ESCAPE '!'))`,
     );
     params.push(search.toUpperCase(), like, like, like);
   }

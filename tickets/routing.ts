@@ -5,9 +5,9 @@ import type { Sql } from '../gateway/db/sql.js';
 
 export async function pickAgent(sql: Sql, teamId: string | null): Promise<string | null> {
   const teamFilter = teamId ? 'AND u.id IN (SELECT userId FROM team_members WHERE teamId = ?)' : '';
-  const rows = await sql.query<{ id: string; capacity: number; load: number }>(
+  const rows = await sql.query<{ id: string; capacity: number; assigned: number }>(
     `SELECT u.id, u.capacity,
-            (SELECT COUNT(*) FROM tickets t WHERE t.assigneeId = u.id AND t.status IN ('active', 'idle', 'proactive')) AS load
+            (SELECT COUNT(*) FROM tickets t WHERE t.assigneeId = u.id AND t.status IN ('active', 'idle', 'proactive')) AS assigned
        FROM users u
       WHERE u.presence = 'online' AND u.capacity > 0 ${teamFilter}
       ORDER BY u.lastSeenAt`,
@@ -15,7 +15,7 @@ export async function pickAgent(sql: Sql, teamId: string | null): Promise<string
   );
   let best: { id: string; load: number } | null = null;
   for (const r of rows) {
-    const load = Number(r.load);
+    const load = Number(r.assigned);
     if (load >= Number(r.capacity)) continue;
     if (!best || load < best.load) best = { id: r.id, load };
   }

@@ -64,7 +64,7 @@ export async function openDatabase(databaseUrl: string, opts: { migrate?: boolea
     });
   }
   await ds.initialize();
-  if (opts.migrate !== false) await ds.runMigrations({ transaction: 'each' });
+  if (opts.migrate !== false) await migrate(ds, parsed.dialect);
   const sql = parsed.dialect === 'sqlite'
     ? sqliteSql((ds.driver as any).databaseConnection as BetterSqlite3.Database)
     : mysqlSql(((ds.driver as any).pool as CallbackPool).promise());
@@ -79,6 +79,29 @@ export async function openDatabase(databaseUrl: string, opts: { migrate?: boolea
       if (ds.isInitialized) await ds.destroy();
     },
   };
+}
+
+/**
+ * Runs pending migrations. On MySQL several processes may start at once: a named
+ * server lock makes them take turns (the second finds nothing left to run).
+ */
+async function migrate(ds: DataSource, dialect: Dialect): Promise<void> {
+  if (dialect !== 'mysql') {
+    await ds.runMigrations({ transaction: 'each' });
+    return;
+  }
+  const qr = ds.createQueryRunner();
+  try {
+    const [row] = await qr.query("SELECT GET_LOCK('chatgate_migrations', 120) AS got");
+    if (Number(row?.got) !== 1) throw new Error('could not take the migration lock within 120 s');
+    try {
+      await ds.runMigrations({ transaction: 'each' });
+    } finally {
+      await qr.query("SELECT RELEASE_LOCK('chatgate_migrations')");
+    }
+  } finally {
+    await qr.release();
+  }
 }
 
 function norm(params: Param[] | undefined): unknown[] {
