@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { SimulatorAdapter, SimulatorHub, type SimulatorEntry } from '../adapters/simulator/simulator.js';
 import { createWhatsAppCloudAdapter, whatsAppCloudCapabilities } from '../adapters/whatsapp-cloud/index.js';
 import { createInstagramAdapter, instagramCapabilities } from '../adapters/instagram/index.js';
-import type { Capabilities, ChannelAdapter } from '../adapters/types.js';
+import type { ChannelAdapter } from '../adapters/types.js';
+import { EMAIL_CAPABILITIES } from '../adapters/email/send.js';
 import { createBot } from '../bot/index.js';
 import type { BotPort } from '../bot/port.js';
 import { Authenticator, ensureFirstAdmin } from '../tickets/auth.js';
@@ -37,16 +38,6 @@ import { Outbox } from './outbound/outbox.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SIMULATOR_TOPIC = 'simulator';
 
-/** Email has no window and no rich choices. */
-const EMAIL_CAPABILITIES: Capabilities = {
-  maxTextLength: 100_000,
-  buttons: { max: 0, titleMax: 0 },
-  list: { max: 0, titleMax: 0 },
-  quickReplies: { max: 0, titleMax: 0 },
-  templates: false,
-  windowMs: null,
-  humanAgentWindowMs: null,
-};
 
 export interface GatewayOverrides {
   clock?: Clock;
