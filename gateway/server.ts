@@ -49,6 +49,12 @@ export interface GatewayOverrides {
   adapters?: [ChannelAdapter, string][];
 }
 
+/** Time-based work run by the process holding the scheduler lease (automations, SLA). */
+export interface ScheduledJob {
+  name: string;
+  run(now: number): Promise<void>;
+}
+
 export interface Gateway {
   config: Config;
   app: express.Express;
@@ -64,7 +70,9 @@ export interface Gateway {
   /** Set when the first admin's token was generated on this start. */
   generatedAdminToken?: string;
   listen(port?: number): Promise<number>;
-  /** Runs the background work once (recovery, outbox sweep): the scheduler's tick. */
+  /** Scheduled jobs; features add theirs when the gateway is composed. */
+  jobs: ScheduledJob[];
+  /** Runs the background work once (recovery, outbox sweep, scheduled jobs): the scheduler's tick. */
   tick(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -183,9 +191,15 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
   let unsubscribe: (() => Promise<void>) | null = null;
   let lease: Lease | null = null;
   let leader = false;
+  const jobs: ScheduledJob[] = [];
   const tick = async () => {
     await pipeline.recover();
-    if (leader || coord.kind === 'memory') await dispatcher.sweep();
+    if (!(leader || coord.kind === 'memory')) return;
+    await dispatcher.sweep();
+    for (const job of jobs) {
+      // One failing job must not stop the others (or the next tick).
+      await job.run(clock.now()).catch((err) => log.error({ err, job: job.name }, 'scheduled job failed'));
+    }
   };
 
   const gw: Gateway = {

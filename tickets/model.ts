@@ -58,6 +58,14 @@ export interface TicketRow {
   csatScore: number | null;
   csatComment: string | null;
   version: number;
+  // Added by migration 0002 (optional so rows built before it still type-check).
+  slaPausedMs?: number;
+  slaPausedAt?: number | null;
+  slaNextCheckAt?: number | null;
+  slaFirstResponseBreachedAt?: number | null;
+  slaResolutionBreachedAt?: number | null;
+  csatRequestedAt?: number | null;
+  csatSkipped?: string | null;
 }
 
 export interface MessageRow {
@@ -100,6 +108,7 @@ export interface UserRow {
   presence: 'online' | 'away' | 'offline';
   capacity: number;
   lastSeenAt: number | null;
+  lastAssignedAt?: number | null;
   createdAt: number;
   updatedAt: number;
 }

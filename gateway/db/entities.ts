@@ -2,9 +2,9 @@
 // emits no decorator metadata). Hot paths use plain SQL (sql.ts); entities serve
 // TypeORM's metadata and the occasional repository query.
 import { EntitySchema } from 'typeorm';
-import { columnType, initialTables } from './tables.js';
+import { columnType, tables } from './tables.js';
 
-export const entities = initialTables.map(
+export const entities = tables.map(
   (def) =>
     new EntitySchema<Record<string, unknown>>({
       name: def.name,

@@ -177,3 +177,77 @@ export const initialTables: TableDef[] = [
     primary: ['id'],
   },
 ];
+
+/**
+ * Second schema step (migration 0002): SLA bookkeeping stored on the ticket so the
+ * scheduler finds due work by index instead of scanning, CSAT episodes, round-robin
+ * tiebreak, attachments, flow versions, and the indexes the list needs at a million rows.
+ */
+export const schemaStep2 = {
+  addColumns: {
+    tickets: [
+      // Resolution clock pause (idle / proactive): accumulated ms and the start of the current pause.
+      c('slaPausedMs', 'bigint', { default: 0 }),
+      opt('slaPausedAt', 'bigint'),
+      // The next moment the scheduler must look at this ticket's SLA (warning or breach); null: nothing due.
+      opt('slaNextCheckAt', 'bigint'),
+      // One breach event per target: set when recorded.
+      opt('slaFirstResponseBreachedAt', 'bigint'),
+      opt('slaResolutionBreachedAt', 'bigint'),
+      // CSAT is asked once per resolve episode; skipped (outside the window) is recorded.
+      opt('csatRequestedAt', 'bigint'),
+      opt('csatSkipped', 'short'),
+    ],
+    users: [
+      // Round-robin tiebreak among equally loaded agents: least recently assigned first.
+      opt('lastAssignedAt', 'bigint'),
+    ],
+  } as Record<string, ColumnDef[]>,
+  tables: [
+    {
+      // Files: agent uploads (sent as media) and inbound media fetched or kept (email attachments).
+      name: 'attachments',
+      columns: [
+        c('id', 'id'), opt('messageId', 'id'), opt('ticketId', 'id'), c('filename', 'str'), c('contentType', 'key'),
+        c('size', 'bigint'), c('storageKey', 'key'), opt('sha256', 'short'), c('createdAt', 'bigint'),
+      ],
+      primary: ['id'],
+      indices: [
+        { name: 'ix_attachment_message', columns: ['messageId'] },
+        { name: 'ix_attachment_ticket', columns: ['ticketId'] },
+      ],
+    },
+    {
+      // Every flow version a conversation may still be on: id = name@hash, source kept so a
+      // restart resumes conversations on the version they started with.
+      name: 'flow_versions',
+      columns: [c('id', 'key'), c('name', 'key'), c('hash', 'short'), c('source', 'text'), c('createdAt', 'bigint')],
+      primary: ['id'],
+      indices: [{ name: 'ix_flow_version_name', columns: ['name', 'createdAt'] }],
+    },
+  ] as TableDef[],
+  indices: {
+    tickets: [
+      { name: 'ix_ticket_sla_check', columns: ['slaNextCheckAt'] },
+      { name: 'ix_ticket_status_changed', columns: ['status', 'statusChangedAt'] },
+      { name: 'ix_ticket_status_updated', columns: ['status', 'updatedAt'] },
+      { name: 'ix_ticket_status_agent_msg', columns: ['status', 'lastAgentMessageAt'] },
+      { name: 'ix_ticket_priority_created', columns: ['priority', 'createdAt'] },
+      { name: 'ix_ticket_channel_created', columns: ['channel', 'createdAt'] },
+      { name: 'ix_ticket_category_created', columns: ['category', 'createdAt'] },
+      { name: 'ix_ticket_team_status', columns: ['teamId', 'status'] },
+      { name: 'ix_ticket_linked', columns: ['linkedTicketId'] },
+    ],
+    messages: [{ name: 'ix_message_conversation', columns: ['conversationId', 'createdAt'] }],
+  } as Record<string, NonNullable<TableDef['indices']>>,
+};
+
+/** The schema as it stands after every migration: what entities.ts describes. */
+export const tables: TableDef[] = [
+  ...initialTables.map((def) => ({
+    ...def,
+    columns: [...def.columns, ...(schemaStep2.addColumns[def.name] ?? [])],
+    indices: [...(def.indices ?? []), ...(schemaStep2.indices[def.name] ?? [])],
+  })),
+  ...schemaStep2.tables,
+];
