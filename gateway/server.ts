@@ -205,6 +205,7 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
   const gw: Gateway = {
     config, app, db, coord, pipeline, dispatcher, ctx, simulator, metrics, log, bot,
     generatedAdminToken: admin.generated,
+    jobs,
     async listen(port = config.port) {
       unsubscribe = await hub.start();
       server = http.createServer(app);
