@@ -1,0 +1,25 @@
+// Small admin-managed lists (templates, teams' routing rules, categories, triggers...)
+// live as one JSON row each in the `settings` table under `collection:<name>`, so they
+// need no schema of their own. Validation belongs to the owner of each collection;
+// this helper only reads and writes the row.
+
+import type { Sql } from '../gateway/db/sql.js';
+
+export const COLLECTION_PREFIX = 'collection:';
+
+/** The stored value of collection `name`, or `fallback` when it was never written. */
+export async function getCollection<T>(sql: Sql, name: string, fallback: T): Promise<T> {
+  const rows = await sql.query<{ value: string }>('SELECT value FROM settings WHERE name = ?', [COLLECTION_PREFIX + name]);
+  if (!rows.length) return structuredClone(fallback);
+  return JSON.parse(rows[0].value) as T;
+}
+
+/** Replaces collection `name` with `value` (upsert; joins the caller's transaction when given one). */
+export async function putCollection(sql: Sql, name: string, value: unknown, now: number): Promise<void> {
+  const key = COLLECTION_PREFIX + name;
+  const json = JSON.stringify(value);
+  await sql.tx(async (tx) => {
+    const { affected } = await tx.execute('UPDATE settings SET value = ?, updatedAt = ? WHERE name = ?', [json, now, key]);
+    if (!affected) await tx.execute('INSERT INTO settings (name, value, updatedAt) VALUES (?, ?, ?)', [key, json, now]);
+  });
+}
