@@ -17,11 +17,13 @@ import { ENV, FLOW_DIALOG, FlowDialog, expectsFreeText, parseChoiceId, type Conv
 import { isAgentRequest, isMenuRequest, matchOption, normalize } from './match.js';
 import type { BotPort, BotTurnInput, BotTurnResult } from './port.js';
 import { FlowRegistry, type Logger } from './registry.js';
+import type { FlowVersionStore } from './flow-versions.js';
 import { MemoryBotStore, RedisBotStore, SqlBotStore, StateConflictError, type BotStore, type MisunderstoodEntry } from './storage.js';
 
 export type { BotPort, BotTurnInput, BotTurnResult, BotSignal, EscalationCause } from './port.js';
 export type { FlowSummary, FlowProblem } from '../flows/types.js';
 export type { MisunderstoodEntry } from './storage.js';
+export { SqlFlowVersionStore, MemoryFlowVersionStore, type FlowVersionStore } from './flow-versions.js';
 
 export type BotStorageOptions =
   | { kind: 'memory' }
@@ -41,6 +43,8 @@ export interface CreateBotOptions {
   fetch?: typeof fetch;
   /** Attempts of a turn on version conflicts before giving up (default 20). */
   maxAttempts?: number;
+  /** Where flow versions are kept so pinned conversations survive restarts (default: this process only). */
+  versions?: FlowVersionStore;
 }
 
 export interface Bot extends BotPort {
@@ -69,7 +73,11 @@ const noopLog: Logger = (level, msg) => {
 
 export async function createBot(opts: CreateBotOptions): Promise<Bot> {
   const log = opts.log ?? noopLog;
-  const registry = new FlowRegistry(opts.flowsDir, log);
+  const versions = opts.versions;
+  const registry = new FlowRegistry(opts.flowsDir, log, versions
+    ? (v) => void versions.save(v, Date.now()).catch((e) => log('warn', `flow version ${v.name}@${v.hash} not saved: ${(e as Error).message}`))
+    : undefined);
+  if (versions) registry.restore(await versions.all());
   registry.reload();
   if (!registry.get('welcome')) log('error', `no valid "welcome" flow in ${opts.flowsDir}: first messages will be handed to agents`);
   if (opts.watch) registry.watch();

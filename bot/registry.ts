@@ -5,7 +5,8 @@
 
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { basename } from 'node:path';
-import { listFlowFiles, loadFlowFile, formatProblem, type LoadedFlow } from '../flows/loader.js';
+import { listFlowFiles, loadFlowFile, formatProblem, parseFlow, type LoadedFlow } from '../flows/loader.js';
+import type { StoredFlowVersion } from './flow-versions.js';
 import type { ChoiceDef, FaqEntry, FlowDef, FlowNode, FlowProblem, FlowSummary, QuestionNode } from '../flows/types.js';
 import { buildOptionIndex, PhraseMatcher, type OptionIndex } from './match.js';
 
@@ -53,7 +54,28 @@ export class FlowRegistry {
   constructor(
     readonly dir: string,
     private log: Logger,
+    /** Told about every version the first time it is loaded (to keep it beyond this process). */
+    private onVersion?: (v: StoredFlowVersion) => void,
   ) {}
+
+  /**
+   * Makes earlier versions (from the version store) available to the conversations
+   * pinned to them, without making any of them current. A stored source that no
+   * longer parses (schema changed since) is skipped: its conversations fall back
+   * to the current version, as before.
+   */
+  restore(versions: StoredFlowVersion[]): void {
+    for (const v of versions) {
+      const key = `${v.name}@${v.hash}`;
+      if (this.versions.has(key)) continue;
+      const res = parseFlow(v.source, v.file);
+      if (!res.flow || res.flow.hash !== v.hash) {
+        this.log('warn', `stored flow version ${key} no longer loads; its conversations continue on the current version`);
+        continue;
+      }
+      this.versions.set(key, compileFlow(res.flow));
+    }
+  }
 
   /** (Re)loads every file. Invalid files are reported and their previous version stays. */
   reload(): FlowProblem[] {
@@ -74,8 +96,10 @@ export class FlowRegistry {
       const prev = this.current.get(name);
       if (prev?.hash === res.flow.hash) continue;
       const key = `${name}@${res.flow.hash}`;
-      const compiled = this.versions.get(key) ?? compileFlow(res.flow);
+      const known = this.versions.get(key);
+      const compiled = known ?? compileFlow(res.flow);
       this.versions.set(key, compiled);
+      if (!known) this.onVersion?.({ name, hash: res.flow.hash, file, source: res.flow.source });
       this.current.set(name, compiled);
       this.log('info', `flow ${prev ? 'reloaded' : 'loaded'}: ${name} (${res.flow.hash})`, { file });
     }

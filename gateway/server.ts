@@ -11,7 +11,7 @@ import { createWhatsAppCloudAdapter, whatsAppCloudCapabilities } from '../adapte
 import { createInstagramAdapter, instagramCapabilities } from '../adapters/instagram/index.js';
 import type { ChannelAdapter } from '../adapters/types.js';
 import { EMAIL_CAPABILITIES } from '../adapters/email/send.js';
-import { createBot } from '../bot/index.js';
+import { createBot, SqlFlowVersionStore } from '../bot/index.js';
 import type { BotPort } from '../bot/port.js';
 import { Authenticator, ensureFirstAdmin } from '../tickets/auth.js';
 import { createApi } from '../tickets/api.js';
@@ -115,6 +115,7 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
         flowsDir: path.resolve(config.flowsDir),
         storage: config.redisUrl ? { kind: 'redis', url: config.redisUrl, prefix: `${config.redisPrefix}bot:` } : { kind: 'sql', sql },
         orderApiUrl: config.orderApiUrl,
+        versions: new SqlFlowVersionStore(sql),
         watch: !config.production,
         log: (level, msg, obj) => (log as any)[level]?.(obj ?? {}, msg),
       });
