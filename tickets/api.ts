@@ -252,6 +252,14 @@ export function createApi(d: ApiDeps): Router {
     res.status(201).json({ ...agentView(u), teamIds: b.teamIds ?? [], token });
   });
 
+  // The signed-in user (the inbox reads its role and permissions from here).
+  r.get('/agents/me', async (req, res) => {
+    const me = userOf(req);
+    const [u] = await sql.query('SELECT * FROM users WHERE id = ?', [me.id]);
+    const members = await sql.query<{ teamId: string }>('SELECT teamId FROM team_members WHERE userId = ?', [me.id]);
+    res.json({ ...agentView(u), teamIds: members.map((m) => m.teamId) });
+  });
+
   r.put('/agents/me/presence', async (req, res) => {
     const b = body(req);
     if (!['online', 'away', 'offline'].includes(b.presence)) throw badRequest('presence must be online, away or offline');

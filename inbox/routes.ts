@@ -1,0 +1,26 @@
+// The inbox has no build step: the browser loads Preact, its hooks and htm as ES
+// modules straight from node_modules (an import map in index.html names them), so
+// only these three exact files are exposed, never the folder.
+
+import express, { type Router } from 'express';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+
+const VENDOR: Record<string, string> = {
+  'preact.mjs': require.resolve('preact'),
+  'hooks.mjs': require.resolve('preact/hooks'),
+  // htm's "require" condition points at its CommonJS build; the ES module sits beside it.
+  'htm.mjs': path.join(path.dirname(require.resolve('htm')), 'htm.mjs'),
+};
+
+export function vendorRoutes(): Router {
+  const r = express.Router();
+  r.get('/vendor/:file', (req, res, next) => {
+    const file = VENDOR[req.params.file];
+    if (!file) return next();
+    res.type('text/javascript').sendFile(file, { maxAge: '1d' });
+  });
+  return r;
+}
