@@ -41,7 +41,15 @@ export interface BotTurnResult {
   at?: { flow: string; node: string };
 }
 
-export interface BotPort {
+/** What designers see of the running bot (GET /api/flows...): plain data, no botbuilder types. */
+export interface BotDesignerView {
+  flows(): { name: string; file: string; hash: string; description?: string; nodes: number; triggers: string[]; loadedAt: number }[];
+  problems(): { file: string; line?: number; column?: number; message: string; severity: 'error' | 'warning' }[];
+  misunderstood(): Promise<{ flow: string; node: string; text: string; count: number; lastAt: number }[]>;
+  reload(): { file: string; line?: number; column?: number; message: string; severity: 'error' | 'warning' }[];
+}
+
+export interface BotPort extends Partial<BotDesignerView> {
   turn(input: BotTurnInput): Promise<BotTurnResult>;
   /** Forget a conversation's state (ticket closed). */
   end(conversationKey: string): Promise<void>;

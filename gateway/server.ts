@@ -27,6 +27,7 @@ import { createCoordinator } from './coordination/index.js';
 import type { Coordinator, Lease } from './coordination/types.js';
 import { openDatabase, type Database } from './db/open.js';
 import { EventHub } from './http/events.js';
+import { createFlowRoutes } from './http/flows.js';
 import { createSimulatorRoutes } from './http/simulator.js';
 import { createWebhooks } from './http/webhooks.js';
 import { InboundPipeline } from './inbound.js';
@@ -156,6 +157,7 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
   app.use(createWebhooks(config, pipeline, log, metrics));
   app.use('/api', express.json({ limit: config.bodyLimit }));
   app.use('/api', hub.router(auth));
+  app.use('/api/flows', auth.middleware(), createFlowRoutes(bot));
   app.use('/api', createApi({ ctx, auth, afterCommit }));
   if (simulator) {
     const sim = simulator;
