@@ -3,6 +3,9 @@
 // claim expired (the process died mid-send) is marked failed as "delivery unknown",
 // never sent again. Transient failures go back to pending with backoff.
 // Rows of one recipient are sent one after another, in order.
+// Throttling (Graph codes 4, 80007, 130429, 131048, 131056, 133016) pauses only the
+// throttled sender phone number / account (131056: only that business-customer pair):
+// its rows wait until the pause ends (Retry-After when given), other numbers go on.
 
 import type { OutboundEnvelope, Channel } from '../../adapters/types.js';
 import { SendError } from '../../adapters/types.js';
@@ -16,6 +19,16 @@ import type { OutboxPayload } from './outbox.js';
 
 const CLAIM_MS = 60_000;
 const MAX_ATTEMPTS = 8;
+
+/** Graph error codes that mean "slow down" rather than "this message is broken". */
+export const THROTTLE_CODES: ReadonlySet<string> = new Set(['4', '80007', '130429', '131048', '131056', '133016']);
+/** Pair rate limit: only this business number -> this customer is throttled. */
+const PAIR_THROTTLE_CODES: ReadonlySet<string> = new Set(['131056']);
+
+/** The pause keys a row is subject to: its sender account, and its (account, recipient) pair. */
+function pauseKeys(row: { channel: string; account: string; recipient: string }): [string, string] {
+  return [`${row.channel}|${row.account}`, `${row.channel}|${row.account}|${row.recipient}`];
+}
 
 interface OutboxRow {
   id: string;
@@ -37,6 +50,8 @@ export function backoffMs(attempt: number, retryAfterMs?: number): number {
 export class Dispatcher {
   private readonly chains = new Map<string, Promise<void>>();
   private readonly inflight = new Set<Promise<void>>();
+  /** Throttled senders (or pairs) -> clock time their pause ends. */
+  private readonly pauses = new Map<string, number>();
 
   constructor(
     private readonly sql: Sql,
@@ -68,6 +83,8 @@ export class Dispatcher {
   /** Claims and sends one row; false when another process (or an earlier call) has it. */
   async sendOne(id: string): Promise<boolean> {
     const now = this.clock.now();
+    const until = await this.pausedUntil(id, now);
+    if (until !== null) return false;
     const claimed = await this.sql.execute(
       "UPDATE outbox SET status = 'sending', lockedUntil = ?, attempts = attempts + 1, updatedAt = ? WHERE id = ? AND status = 'pending' AND nextAttemptAt <= ?",
       [now + CLAIM_MS, now, id, now],
@@ -99,6 +116,10 @@ export class Dispatcher {
       const attempts = Number(row.attempts);
       if (e.retryable && attempts < MAX_ATTEMPTS) {
         const wait = backoffMs(attempts, e.retryAfterMs);
+        if (THROTTLE_CODES.has(e.code)) {
+          const [accountKey, pairKey] = pauseKeys(row);
+          this.pauses.set(PAIR_THROTTLE_CODES.has(e.code) ? pairKey : accountKey, this.clock.now() + wait);
+        }
         await this.sql.execute("UPDATE outbox SET status = 'pending', lockedUntil = NULL, nextAttemptAt = ?, error = ?, updatedAt = ? WHERE id = ?", [
           this.clock.now() + wait, `${e.code}: ${e.message}`, this.clock.now(), row.id,
         ]);
@@ -110,6 +131,36 @@ export class Dispatcher {
       }
     }
     return true;
+  }
+
+  /**
+   * When the row's sender (or pair) is throttled: moves the row's next attempt to the end
+   * of the pause (no attempt counted) and returns that time; else null.
+   */
+  private async pausedUntil(id: string, now: number): Promise<number | null> {
+    if (this.pauses.size === 0) return null;
+    const [row] = await this.sql.query<Pick<OutboxRow, 'channel' | 'account' | 'recipient'>>('SELECT channel, account, recipient FROM outbox WHERE id = ?', [id]);
+    if (!row) return null;
+    let until = 0;
+    for (const key of pauseKeys(row)) {
+      const t = this.pauses.get(key);
+      if (t === undefined) continue;
+      if (t <= now) this.pauses.delete(key);
+      else until = Math.max(until, t);
+    }
+    if (!until) return null;
+    const { affected } = await this.sql.execute(
+      "UPDATE outbox SET nextAttemptAt = ?, updatedAt = ? WHERE id = ? AND status = 'pending' AND nextAttemptAt < ?",
+      [until, now, id, until],
+    );
+    if (affected) this.retryLater(row.recipient, id, until - now);
+    return until;
+  }
+
+  /** Whether sends from this account (or to this pair) are paused by throttling right now. */
+  isPaused(row: { channel: string; account: string; recipient: string }): boolean {
+    const now = this.clock.now();
+    return pauseKeys(row).some((k) => (this.pauses.get(k) ?? 0) > now);
   }
 
   private retryLater(recipient: string, id: string, wait: number): void {
