@@ -66,6 +66,9 @@ export interface TicketRow {
   slaResolutionBreachedAt?: number | null;
   csatRequestedAt?: number | null;
   csatSkipped?: string | null;
+  // Added by migration 0003 (derived SLA columns for list filter/sort).
+  slaDueAt?: number | null;
+  slaWarnAt?: number | null;
 }
 
 export interface MessageRow {

@@ -242,12 +242,35 @@ export const schemaStep2 = {
   } as Record<string, NonNullable<TableDef['indices']>>,
 };
 
+/**
+ * Third schema step (migration 0003): two more derived SLA columns so the list filters
+ * (`sla=yellow,red`) and sorts (`sort=sla`) in SQL from an index instead of computing
+ * every ticket's clock in memory; a subject index for `sort=subject`.
+ */
+export const schemaStep3 = {
+  addColumns: {
+    tickets: [
+      // Earliest due moment among the targets whose clock runs (or a missed one): sort key of sort=sla.
+      opt('slaDueAt', 'bigint'),
+      // The moment the ticket turns (or turned) yellow; null while no warning is pending.
+      opt('slaWarnAt', 'bigint'),
+    ],
+  } as Record<string, ColumnDef[]>,
+  indices: {
+    tickets: [
+      { name: 'ix_ticket_sla_due', columns: ['slaDueAt'] },
+      { name: 'ix_ticket_sla_breached', columns: ['slaBreachedAt'] },
+      { name: 'ix_ticket_subject', columns: ['subject'] },
+    ],
+  } as Record<string, NonNullable<TableDef['indices']>>,
+};
+
 /** The schema as it stands after every migration: what entities.ts describes. */
 export const tables: TableDef[] = [
   ...initialTables.map((def) => ({
     ...def,
-    columns: [...def.columns, ...(schemaStep2.addColumns[def.name] ?? [])],
-    indices: [...(def.indices ?? []), ...(schemaStep2.indices[def.name] ?? [])],
+    columns: [...def.columns, ...(schemaStep2.addColumns[def.name] ?? []), ...(schemaStep3.addColumns[def.name] ?? [])],
+    indices: [...(def.indices ?? []), ...(schemaStep2.indices[def.name] ?? []), ...(schemaStep3.indices[def.name] ?? [])],
   })),
   ...schemaStep2.tables,
 ];

@@ -1,5 +1,6 @@
 // Ordered list of migrations; TypeORM records which ones ran in its `migrations` table.
 import { Initial1763683200000 } from './0001-initial.js';
 import { SlaCsatAttachments1779321600000 } from './0002-sla-csat-attachments.js';
+import { SlaListColumns1779408000000 } from './0003-sla-list-columns.js';
 
-export const migrations = [Initial1763683200000, SlaCsatAttachments1779321600000];
+export const migrations = [Initial1763683200000, SlaCsatAttachments1779321600000, SlaListColumns1779408000000];
