@@ -21,6 +21,7 @@ import { BOT, type TicketRow } from '../tickets/model.js';
 import { getConversation, getMessageByExternalId, insertTimeline, updateTicket } from '../tickets/store.js';
 import { threadInbound } from '../tickets/threading.js';
 import { ApiError } from '../tickets/errors.js';
+import { recordAppEcho } from './app-echoes.js';
 
 interface InboundRow {
   id: string;
@@ -277,8 +278,8 @@ export class InboundPipeline implements InboundSink {
       await this.d.sql.execute("UPDATE messages SET kind = 'other', text = '', payload = ?, updatedAt = ? WHERE id = ?", [JSON.stringify({ unsent: true, text: m.text }), now, m.id]);
       this.d.ctx.events.publish([{ type: 'message.updated', ticketId: m.ticketId, at: now, data: { messageId: m.id, unsent: true } }]);
     }
-    // Echoes of our own sends are already stored; recording messages typed in the
-    // platform's own app is part of the full Instagram integration (issue 5).
+    // Messages typed in the platform's own app are recorded as agent messages; echoes of ours are dropped.
+    if (e.type === 'echo') await recordAppEcho(this.d.ctx, e, this.d.afterCommit);
   }
 
   /** Picks up rows a crashed or failed run left behind. */

@@ -13,6 +13,8 @@ import { listTickets } from './list.js';
 import { PRIORITIES, STATUSES, type Priority, type TicketRow, type TicketStatus } from './model.js';
 import { insertTicket, insertTimeline, listMessages, listTimeline, updateTicket, userFromRow } from './store.js';
 import { messageView, parseJson, ticketViews, timelineView } from './views.js';
+import { getConversation } from './store.js';
+import { windowInfo, type WindowInfo } from '../gateway/outbound/window-policy.js';
 
 export interface ApiDeps {
   ctx: TicketContext;
@@ -59,6 +61,13 @@ export function createApi(d: ApiDeps): Router {
 
   const view = async (t: TicketRow) => (await ticketViews(sql, [t], await ctx.settings.get(), clock.now()))[0];
 
+  /** The composer's messaging window (SPEC §3.7), from the conversation and the channel's capabilities. */
+  async function ticketWindow(t: TicketRow): Promise<WindowInfo | null> {
+    const caps = ctx.outbound.capabilities(t.channel, t.account);
+    const conv = t.conversationId ? await getConversation(sql, t.conversationId) : null;
+    return caps && conv ? windowInfo(caps, conv.lastInboundAt, clock.now()) : null;
+  }
+
   async function detail(id: string, req: Request) {
     const t = await loadTicket(sql, id);
     const [v, messages, timeline] = await Promise.all([view(t), listMessages(sql, id), listTimeline(sql, id)]);
@@ -66,6 +75,7 @@ export function createApi(d: ApiDeps): Router {
     const notes = canReadNotes(userOf(req));
     return {
       ...v,
+      window: await ticketWindow(t),
       timeline: timeline.filter((e) => notes || e.type !== 'note').map((e) => timelineView(e, byId)),
     };
   }

@@ -39,3 +39,30 @@ export function decideWindow(
     message: `the customer's last message is older than ${Math.round(limit / 3_600_000)} hours: the platform allows no more messages until they write again`,
   };
 }
+
+/** What the inbox composer shows: until when free-form / HUMAN_AGENT messages may go, and what is needed after. */
+export interface WindowInfo {
+  /** ISO time the free-form window ends; null when the channel has no window or the customer never wrote. */
+  freeFormUntil: string | null;
+  /** ISO time agents' HUMAN_AGENT-tagged messages stop being allowed (Instagram); null when the channel has none. */
+  humanAgentUntil: string | null;
+  /** Only an approved template may go out now (WhatsApp outside 24 h). */
+  templateRequired: boolean;
+  /** Nothing may go out until the customer writes again (Instagram beyond 7 days). */
+  closed: boolean;
+}
+
+/** The window an agent sees, from the same capabilities and rules decideWindow applies. */
+export function windowInfo(caps: Capabilities, lastInboundAt: number | null, now: number): WindowInfo {
+  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  if (caps.windowMs === null) return { freeFormUntil: null, humanAgentUntil: null, templateRequired: false, closed: false };
+  const agent = decideWindow(caps, lastInboundAt, now, 'agent', { kind: 'text', text: '' });
+  const freeFormUntil = lastInboundAt === null ? null : lastInboundAt + caps.windowMs;
+  const humanAgentUntil = lastInboundAt === null || caps.humanAgentWindowMs === null ? null : lastInboundAt + caps.humanAgentWindowMs;
+  return {
+    freeFormUntil: iso(freeFormUntil),
+    humanAgentUntil: iso(humanAgentUntil),
+    templateRequired: !agent.allowed && agent.code === 'template_required',
+    closed: !agent.allowed && agent.code === 'window_closed',
+  };
+}
