@@ -260,6 +260,7 @@ export const schemaStep3 = {
     tickets: [
       { name: 'ix_ticket_sla_due', columns: ['slaDueAt'] },
       { name: 'ix_ticket_sla_breached', columns: ['slaBreachedAt'] },
+      { name: 'ix_ticket_sla_warn', columns: ['slaWarnAt'] },
       { name: 'ix_ticket_subject', columns: ['subject'] },
     ],
   } as Record<string, NonNullable<TableDef['indices']>>,
