@@ -49,6 +49,8 @@ export async function ensureFirstAdmin(sql: Sql, adminToken: string | undefined,
 /** A small cache so each API call doesn't cost a user lookup; presence changes invalidate it. */
 export class Authenticator {
   private readonly cache = new Map<string, { at: number; user: AuthedUser | null }>();
+  /** Called for every authenticated request (presence: tickets/presence.ts). */
+  onSeen: ((userId: string, req: Request, res: Response) => void) | null = null;
 
   constructor(private readonly sql: Sql, private readonly ttlMs = 2000) {}
 
@@ -68,16 +70,18 @@ export class Authenticator {
   }
 
   middleware() {
-    return async (req: Request, _res: Response, next: NextFunction) => {
+    return async (req: Request, res: Response, next: NextFunction) => {
       try {
         const header = req.headers.authorization ?? '';
         const m = /^Bearer\s+(\S+)$/i.exec(header);
-        // EventSource cannot set headers: /api/events also takes ?access_token=.
-        const token = m?.[1] ?? (typeof req.query.access_token === 'string' ? req.query.access_token : undefined);
+        // EventSource (and a download link) cannot set headers: ?access_token= or ?token= too.
+        const q = req.query.access_token ?? req.query.token;
+        const token = m?.[1] ?? (typeof q === 'string' ? q : undefined);
         if (!token) throw new ApiError(401, 'unauthorized', 'missing bearer token (Authorization: Bearer <token>)');
         const user = await this.byToken(token);
         if (!user) throw new ApiError(401, 'unauthorized', 'invalid token');
         (req as any).user = user;
+        this.onSeen?.(user.id, req, res);
         next();
       } catch (err) {
         next(err);

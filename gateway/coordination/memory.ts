@@ -4,6 +4,7 @@
 // is passed in; several coordinators sharing a hub behave like several gateway processes
 // sharing one Redis, which lets tests simulate a multi-process deployment without Redis.
 
+import { MemoryEventLog, type EventLog, type EventLogOptions } from './event-log.js';
 import { LockTimeoutError, type Coordinator, type Lease } from './types.js';
 
 export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, obj?: Record<string, unknown>) => void;
@@ -222,6 +223,7 @@ export class MemoryHub {
   readonly seen: ExpiringSet;
   readonly topics = new Map<string, Set<(message: string) => void>>();
   readonly leases = new Map<string, LeaseState>();
+  readonly eventLogs = new Map<string, MemoryEventLog>();
 
   constructor(opts: { now?: () => number } = {}) {
     this.seen = new ExpiringSet(opts.now ?? Date.now);
@@ -356,6 +358,16 @@ export class MemoryCoordinator implements Coordinator {
     this.myLeases.add(lease);
     this.hub.addLease(lease);
     return lease;
+  }
+
+  eventLog(name: string, opts: EventLogOptions = {}): EventLog {
+    this.check();
+    let log = this.hub.eventLogs.get(name);
+    if (!log) {
+      log = new MemoryEventLog(opts.maxLen);
+      this.hub.eventLogs.set(name, log);
+    }
+    return log;
   }
 
   async ping(): Promise<void> {

@@ -5,6 +5,7 @@
 //   lock:<key>    per-conversation lock          SET token NX PX ttl, compare-and-delete
 //   lockw:<key>   "someone is waiting" flag      set by a failed acquire; release publishes a wake-up
 //   lease:<name>  singleton lease                SET token NX PX ttl, renewed by compare-and-pexpire
+//   log:<name>    event log                      stream, XADD MAXLEN ~ n (+ PUBLISH ps:log:<name>, one script)
 // Channels:
 //   ps:<topic>    pub/sub topics (one Redis subscription per topic, fanned out locally)
 //   wake          lock/lease release notifications ("l<key>" / "L<name>")
@@ -18,6 +19,8 @@ import { hostname } from 'node:os';
 import { createClient } from 'redis';
 import { LockTimeoutError, type Coordinator, type Lease } from './types.js';
 import { KeyedMutex, type LogFn } from './memory.js';
+import type { EventLog, EventLogOptions } from './event-log.js';
+import { RedisEventLog } from './event-log-redis.js';
 
 type Client = ReturnType<typeof createClient>;
 
@@ -407,6 +410,23 @@ export class RedisCoordinator implements Coordinator {
       this.leases.delete(lease);
     },
   };
+
+  // --- event log (stream + pub/sub, see event-log-redis.ts) ----------------------------
+
+  eventLog(name: string, opts: EventLogOptions = {}): EventLog {
+    this.check();
+    const topic = `log:${name}`;
+    return new RedisEventLog(
+      {
+        streamKey: this.k('log', name),
+        channel: this.k('ps', topic),
+        run: (script, keys, args) => this.run(script, keys, args),
+        command: (args) => this.client.sendCommand(args) as Promise<unknown>,
+        subscribe: (handler) => this.subscribe(topic, handler),
+      },
+      opts.maxLen,
+    );
+  }
 
   // --- lifecycle --------------------------------------------------------------------
 

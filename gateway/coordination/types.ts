@@ -2,6 +2,8 @@
 // memory (one process, the embedded default) and Redis (any number of processes).
 // The same test suite (test/gateway/coordination.test.ts) runs against both.
 
+import type { EventLog, EventLogOptions } from './event-log.js';
+
 export interface Lease {
   readonly name: string;
   /** True while this process holds the lease (renewed in the background). */
@@ -45,6 +47,11 @@ export interface Coordinator {
    * `onLost` never fires. Callbacks run asynchronously, after `lease()` has returned.
    */
   lease(name: string, opts: { ttlMs: number; onAcquired: () => void; onLost: () => void }): Lease;
+  /**
+   * The bounded, shared log `name` (memory ring buffer / Redis stream): ordered entries
+   * with live fan-out to every process and replay after an id (event stream resume).
+   */
+  eventLog(name: string, opts?: EventLogOptions): EventLog;
   /** Liveness probe for /healthz (rejects while Redis is unreachable). */
   ping(): Promise<void>;
   /** Releases held leases, drops subscriptions, closes connections. Idempotent; later calls reject. */

@@ -1,56 +1,177 @@
-// GET /api/events: server-sent events of ticket changes, fanned out from every
-// process through the coordinator. Events about internal notes go only to users
-// with the notes permission.
+// GET /api/events: server-sent events of ticket changes.
+//
+// Every published event is appended to a bounded shared log (coordination eventLog: a
+// Redis stream when Redis is configured, a ring buffer otherwise) which also fans it out
+// live to every process. The log's ids are the SSE ids, so a client that reconnects with
+// `Last-Event-ID` (any process) gets what it missed replayed before going live again. If
+// it was away longer than the log reaches back, it gets an `event: resync` first and
+// should reload its lists.
+//
+// Events about internal notes are flagged private and only go to users holding the
+// `notes` permission (admins always), live and on replay.
 
-import express, { type Router } from 'express';
-import { canReadNotes, userOf, type Authenticator } from '../../tickets/auth.js';
+import express, { type Request, type Response, type Router } from 'express';
+import { canReadNotes, userOf, type AuthedUser, type Authenticator } from '../../tickets/auth.js';
 import type { TicketEvent } from '../../tickets/events.js';
 import type { Coordinator } from '../coordination/types.js';
+import { compareLogIds, isLogId, type EventLog, type LogEntry } from '../coordination/event-log.js';
 
+export const EVENTS_LOG = 'ticket-events';
+/** Plain batches of TicketEvent (no ids) for server-side listeners, e.g. tests and integrations. */
 export const EVENTS_TOPIC = 'ticket-events';
+const REPLAY_BATCH = 500;
+/** A client whose socket buffer grows past this is dropped; it reconnects and replays. */
+const MAX_BUFFERED_BYTES = 1 << 20;
+
+interface StreamClient {
+  /** Live entries held back while the replay runs (null once live). */
+  held: LogEntry[] | null;
+  deliver(entries: LogEntry[]): void;
+}
+
+type Warn = (obj: Record<string, unknown>, msg: string) => void;
+
+export interface EventHubOptions {
+  /** How many events the shared log keeps for resume (default 10 000). */
+  maxLen?: number;
+  /** Keep-alive comment interval (default 25 s, under common proxy idle timeouts). */
+  pingMs?: number;
+  warn?: Warn;
+}
+
+/** The SSE frame of one event as clients receive it (see docs/export-and-events.md). */
+export function eventFrame(id: string, e: TicketEvent): string {
+  const { private: _private, ...rest } = e;
+  return `id: ${id}\nevent: ${e.type}\ndata: ${JSON.stringify({ id, ...rest })}\n\n`;
+}
 
 export class EventHub {
-  private readonly clients = new Set<(events: TicketEvent[]) => void>();
-  private seq = 0;
+  private readonly clients = new Set<StreamClient>();
+  private readonly responses = new Set<Response>();
+  readonly log: EventLog;
+  private readonly pingMs: number;
+  private readonly warn: Warn;
 
-  constructor(private readonly coord: Coordinator) {}
+  constructor(private readonly coord: Coordinator, opts: EventHubOptions = {}) {
+    this.log = coord.eventLog(EVENTS_LOG, { maxLen: opts.maxLen });
+    this.pingMs = opts.pingMs ?? 25_000;
+    this.warn = opts.warn ?? (() => {});
+  }
 
+  /** Starts receiving the live feed (all processes); returns the unsubscribe function. */
   async start(): Promise<() => Promise<void>> {
-    return this.coord.subscribe(EVENTS_TOPIC, (msg) => {
-      const events = JSON.parse(msg) as TicketEvent[];
-      for (const c of this.clients) c(events);
+    return this.log.subscribe((entries) => {
+      for (const c of this.clients) c.deliver(entries);
     });
   }
 
+  /** Appends the events to the shared log (after their transaction committed). */
   publish(events: TicketEvent[]): void {
     if (!events.length) return;
+    void this.log.append(events.map((e) => JSON.stringify(e))).catch((err) => this.warn({ err }, 'publishing events failed'));
     void this.coord.publish(EVENTS_TOPIC, JSON.stringify(events)).catch(() => undefined);
   }
 
   router(auth: Authenticator): Router {
     const r = express.Router();
     r.get('/events', auth.middleware(), (req, res) => {
-      const user = userOf(req);
-      const notes = canReadNotes(user);
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-      res.write(': connected\n\n');
-      const send = (events: TicketEvent[]) => {
-        for (const e of events) {
-          if (e.private && !notes) continue;
-          res.write(`id: ${Date.now()}-${++this.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
-        }
-      };
-      this.clients.add(send);
-      const ping = setInterval(() => res.write(': ping\n\n'), 25_000);
-      req.on('close', () => {
-        clearInterval(ping);
-        this.clients.delete(send);
+      void this.serve(req, res).catch((err) => {
+        this.warn({ err }, 'event stream failed');
+        res.destroy();
       });
     });
     return r;
   }
 
+  private async serve(req: Request, res: Response): Promise<void> {
+    const user = userOf(req);
+    const notes = canReadNotes(user);
+    const header = req.headers['last-event-id'];
+    const asked = (typeof header === 'string' && header.trim()) || (typeof req.query.lastEventId === 'string' ? req.query.lastEventId : '');
+    // A fresh client resumes from the log's head read now, before it starts listening:
+    // whatever is appended from here on reaches it by replay or live, never neither.
+    const fresh = !isLogId(asked);
+    const resumeFrom = fresh ? await this.log.head() : asked;
+
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    // An `id:` line with no data sets EventSource's lastEventId without dispatching
+    // anything: a fresh client can resume even if it drops before its first event.
+    res.write(`retry: 3000\n: connected\n${fresh ? `id: ${resumeFrom}\n` : ''}\n`);
+    let closed = false;
+    let lastSent: string | null = resumeFrom;
+
+    const write = (chunk: string) => {
+      if (closed) return;
+      res.write(chunk);
+      if (res.writableLength > MAX_BUFFERED_BYTES) {
+        // Too slow to keep up: drop it rather than buffer without bound; it resumes by id.
+        closed = true;
+        res.destroy();
+      }
+    };
+    const send = (entries: LogEntry[]) => {
+      for (const entry of entries) {
+        if (lastSent && compareLogIds(entry.id, lastSent) <= 0) continue; // already sent (replay/live overlap)
+        lastSent = entry.id;
+        const e = parse(entry);
+        if (!e || !visible(e, user, notes)) continue;
+        write(eventFrame(entry.id, e));
+      }
+    };
+    const client: StreamClient = {
+      held: [],
+      deliver: (entries) => {
+        if (client.held) client.held.push(...entries);
+        else send(entries);
+      },
+    };
+    // Listen before reading the log, so nothing falls between the replay and live delivery.
+    this.clients.add(client);
+    this.responses.add(res);
+    const ping = setInterval(() => write(': ping\n\n'), this.pingMs);
+    ping.unref();
+    res.on('close', () => {
+      closed = true;
+      clearInterval(ping);
+      this.clients.delete(client);
+      this.responses.delete(res);
+    });
+
+    let cursor = resumeFrom;
+    for (let first = true; !closed; first = false) {
+      const { entries, gap } = await this.log.readAfter(cursor, REPLAY_BATCH);
+      if (first && gap && !fresh) write(`event: resync\ndata: ${JSON.stringify({ reason: 'missed events are older than the log keeps; reload' })}\n\n`);
+      send(entries);
+      if (entries.length < REPLAY_BATCH) break;
+      cursor = entries[entries.length - 1].id;
+    }
+    const held = client.held ?? [];
+    client.held = null;
+    send(held);
+  }
+
+  /** Ends every open stream (shutdown). */
   closeAll(): void {
+    for (const res of this.responses) res.end();
+    this.responses.clear();
     this.clients.clear();
   }
+}
+
+function parse(entry: LogEntry): TicketEvent | null {
+  try {
+    return JSON.parse(entry.payload) as TicketEvent;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether `user` may see `e`: events revealing internal notes need the notes permission. */
+export function visible(e: TicketEvent, _user: AuthedUser, notes: boolean): boolean {
+  return !e.private || notes;
 }
