@@ -110,7 +110,8 @@ export class SettingsStore {
   async get(): Promise<Settings> {
     const now = Date.now();
     if (this.cache && now - this.cache.at < this.ttlMs) return this.cache.value;
-    const rows = await this.sql.query<{ name: string; value: string }>('SELECT name, value FROM settings');
+    // collection:* rows (templates, categories, routing rules...) have their own routes.
+    const rows = await this.sql.query<{ name: string; value: string }>("SELECT name, value FROM settings WHERE name NOT LIKE 'collection:%'");
     const value: Settings = structuredClone(DEFAULT_SETTINGS);
     for (const r of rows) value[r.name] = JSON.parse(r.value);
     this.cache = { at: now, value };
