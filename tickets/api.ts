@@ -13,14 +13,19 @@ import { listTickets } from './list.js';
 import { PRIORITIES, STATUSES, type Priority, type TicketRow, type TicketStatus } from './model.js';
 import { insertTicket, insertTimeline, listMessages, listTimeline, updateTicket, userFromRow } from './store.js';
 import { messageView, parseJson, ticketViews, timelineView } from './views.js';
+import { commentRoutes, isPrivateEntry } from './comments.js';
+import { exportRoutes } from './export.js';
+import { createTicketRoutes, linkedTicketIds } from './create.js';
+import { createAdminApi } from './api-admin.js';
+import { requireCategory } from './categories.js';
 import { getConversation } from './store.js';
 import { windowInfo, type WindowInfo } from '../gateway/outbound/window-policy.js';
 
 export interface ApiDeps {
   ctx: TicketContext;
   auth: Authenticator;
-  /** Publishes events, dispatches outbox rows, starts flows: after each commit. */
-  afterCommit: (fx: Effects) => void;
+  /** Publishes events, dispatches outbox rows, starts flows: after each commit (resolves when its triggers ran). */
+  afterCommit: (fx: Effects) => void | Promise<void>;
 }
 
 function str(v: unknown, name: string, max = 255): string {
@@ -55,7 +60,8 @@ export function createApi(d: ApiDeps): Router {
   const work = async <T>(fn: (tx: Sql, fx: Effects) => Promise<T>): Promise<T> => {
     const fx = new Effects();
     const result = await sql.tx((tx) => fn(tx, fx));
-    d.afterCommit(fx);
+    // Triggers run right after the commit; the response shows their outcome.
+    await d.afterCommit(fx);
     return result;
   };
 
@@ -76,7 +82,8 @@ export function createApi(d: ApiDeps): Router {
     return {
       ...v,
       window: await ticketWindow(t),
-      timeline: timeline.filter((e) => notes || e.type !== 'note').map((e) => timelineView(e, byId)),
+      linkedTickets: await linkedTicketIds(sql, id),
+      timeline: timeline.filter((e) => notes || !isPrivateEntry(e.type)).map((e) => timelineView(e, byId)),
     };
   }
 
@@ -86,40 +93,11 @@ export function createApi(d: ApiDeps): Router {
     res.json({ items: await ticketViews(sql, rows, settings, clock.now()), nextCursor });
   });
 
-  r.post('/tickets', async (req, res) => {
-    const b = body(req);
-    const me = userOf(req);
-    if (b.channel !== undefined && b.channel !== 'internal') {
-      throw conflict('outbound tickets to customers are not available yet on this gateway', 'not_implemented');
-    }
-    const priority = (b.priority ?? 'medium') as Priority;
-    if (!PRIORITIES.includes(priority)) throw badRequest(`priority must be one of ${PRIORITIES.join(', ')}`);
-    const tags = b.tags ?? [];
-    if (!Array.isArray(tags) || tags.some((x: unknown) => typeof x !== 'string')) throw badRequest('tags must be a list of strings');
-    const t = await work(async (tx, fx) => {
-      const now = clock.now();
-      const row: TicketRow = {
-        id: newTicketId(), conversationId: null, contactId: null, channel: 'internal', account: null,
-        subject: str(b.subject, 'subject'), description: typeof b.description === 'string' ? b.description : null,
-        type: 'agent', status: b.assigneeId ? 'active' : 'pending', priority, category: typeof b.category === 'string' ? b.category : null,
-        tags: JSON.stringify(tags), assigneeId: b.assigneeId ?? null, lastAssigneeId: b.assigneeId ?? null, teamId: b.teamId ?? null,
-        createdBy: 'agent', createdById: me.id, linkedTicketId: null, openKey: null, handoffAt: null, handoffCause: null, botFlow: null,
-        createdAt: now, updatedAt: now, firstResponseAt: null, resolvedAt: null, closedAt: null, lastCustomerMessageAt: null,
-        lastAgentMessageAt: null, statusChangedAt: now, slaFirstResponseDueAt: null, slaResolutionDueAt: null, slaBreachedAt: null,
-        csatScore: null, csatComment: null, version: 0,
-      };
-      if (row.assigneeId) {
-        const u = await tx.query('SELECT id FROM users WHERE id = ?', [row.assigneeId]);
-        if (!u.length) throw notFound(`agent ${row.assigneeId}`);
-      }
-      await insertTicket(tx, row);
-      await insertTimeline(tx, row.id, now, 'status', actorOf(me), { from: null, to: row.status, cause: 'manual' });
-      if (row.assigneeId) await insertTimeline(tx, row.id, now, 'assignment', actorOf(me), { from: null, to: row.assigneeId });
-      fx.event('ticket.created', row.id, now, { channel: 'internal', status: row.status });
-      return row;
-    });
-    res.status(201).json(await detail(t.id, req));
-  });
+  // Tasks, outbound tickets and follow-ups from conversations (tickets/create.ts).
+  r.use(createTicketRoutes({ ctx, work, detail }));
+
+  // Export (before /tickets/:id), comments and notes (tickets/export.ts, tickets/comments.ts).
+  r.use(exportRoutes({ ctx }), commentRoutes({ ctx, afterCommit: d.afterCommit }));
 
   r.get('/tickets/:id', async (req, res) => {
     res.json(await detail(req.params.id, req));
@@ -135,6 +113,7 @@ export function createApi(d: ApiDeps): Router {
     if (b.priority !== undefined && !PRIORITIES.includes(b.priority)) throw badRequest(`priority must be one of ${PRIORITIES.join(', ')}`);
     if (b.tags !== undefined && (!Array.isArray(b.tags) || b.tags.some((x: unknown) => typeof x !== 'string'))) throw badRequest('tags must be a list of strings');
     if (b.assigneeId !== undefined && b.assigneeId !== null && typeof b.assigneeId !== 'string') throw badRequest('assigneeId must be a string or null');
+    if (b.category !== undefined) await requireCategory(sql, b.category);
     await work(async (tx, fx) => {
       let t = await loadTicket(tx, req.params.id);
       const actor = actorOf(me);
@@ -291,6 +270,9 @@ export function createApi(d: ApiDeps): Router {
     auth.invalidate();
     res.json({ presence: b.presence });
   });
+
+  // Templates, teams, routing rules, categories, PATCH /agents/:id (tickets/api-admin.ts).
+  r.use(createAdminApi({ ctx, auth, afterCommit: d.afterCommit }));
 
   return r;
 }

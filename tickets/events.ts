@@ -9,7 +9,11 @@ export type TicketEventType =
   | 'message.created'
   | 'message.updated'
   | 'comment.created'
+  | 'comment.updated'
+  | 'comment.deleted'
   | 'note.created'
+  | 'note.updated'
+  | 'note.deleted'
   | 'sla.breached';
 
 export interface TicketEvent {

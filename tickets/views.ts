@@ -57,7 +57,10 @@ export function ticketView(
     lastCustomerMessageAt: iso(t.lastCustomerMessageAt),
     handoffAt: iso(t.handoffAt),
     handoffCause: t.handoffCause,
-    csat: t.csatScore === null ? null : { score: t.csatScore, comment: t.csatComment },
+    // Rated, asked and waiting (score null), or not asked because the channel's window was closed (skipped).
+    csat: t.csatScore === null && !t.csatRequestedAt && !t.csatSkipped
+      ? null
+      : { score: t.csatScore, comment: t.csatComment, requestedAt: iso(t.csatRequestedAt === null || t.csatRequestedAt === undefined ? null : Number(t.csatRequestedAt)), skipped: t.csatSkipped ?? null },
     sla: slaView(computeSla(t, settings, now)),
   };
 }
@@ -89,7 +92,8 @@ export function messageView(m: MessageRow) {
 export function timelineView(e: TimelineRow, messages: Map<string, ReturnType<typeof messageView>>) {
   const data = parseJson<Record<string, unknown>>(e.data, {});
   const actor = { kind: e.actorKind, ...(e.actorId ? { id: e.actorId } : {}), ...(e.actorName ? { name: e.actorName } : {}) };
-  const base = { type: e.type, at: iso(e.at), actor };
+  // The id lets clients address an entry (edit/delete a comment or note).
+  const base = { id: e.id, type: e.type, at: iso(e.at), actor };
   if (e.type === 'message') {
     const { messageId, ...rest } = data;
     return { ...base, ...rest, message: messages.get(String(messageId)) ?? null };

@@ -1,0 +1,295 @@
+// GET /api/tickets/export?format=csv|json (SPEC §3.9): every ticket matching the list's
+// filters (status, type, channel, priority, category, team, assignee, q, from/to on
+// createdAt, sla), with every field, comments, notes (only for users with the notes
+// permission), status history and SLA data.
+//
+// Streamed from the database in keyset batches ordered by (createdAt, id): each batch
+// is one indexed range query, written out before the next is read, and the loop waits
+// for the socket to drain when the client reads slower than we produce. Memory stays
+// flat whatever the number of tickets; a client that goes away stops the queries.
+//
+// CSV: one row per ticket (csv-stringify), nested content in named columns of
+// "time — who: text" lines; every cell that a spreadsheet would read as a formula
+// (leading = + - @ tab CR) gets a leading apostrophe so it opens as text.
+
+import express, { type Request, type Response, type Router } from 'express';
+import { stringify } from 'csv-stringify/sync';
+import type { Sql } from '../gateway/db/sql.js';
+import { canReadNotes, userOf } from './auth.js';
+import type { TicketContext } from './context.js';
+import { badRequest } from './errors.js';
+import { whereOf } from './list.js';
+import type { TicketRow } from './model.js';
+import type { Settings } from './settings.js';
+import { ticketFromRow, type TimelineRow } from './store.js';
+import { parseJson, ticketViews, type TicketView } from './views.js';
+
+export const EXPORT_BATCH = 500;
+const SLA_STATES = ['green', 'yellow', 'red', 'met', 'none'];
+
+export interface ExportDeps {
+  ctx: TicketContext;
+}
+
+/** Cells a spreadsheet would evaluate (=, +, -, @, tab, CR first) are prefixed with '. */
+export function neutralise(cell: string): string {
+  return /^[=+\-@\t\r]/.test(cell) ? `'${cell}` : cell;
+}
+
+interface Remark {
+  id: string;
+  at: string;
+  author: { kind: string; id: string | null; name: string | null };
+  body: string;
+  editedAt?: string;
+}
+
+interface StatusChange {
+  at: string;
+  actor: { kind: string; id: string | null; name: string | null };
+  kind: 'status' | 'handler';
+  from: string | null;
+  to: string | null;
+  cause: string | null;
+}
+
+interface SlaEvent {
+  at: string;
+  event: string;
+  data: Record<string, unknown>;
+}
+
+interface TicketHistory {
+  comments: Remark[];
+  notes: Remark[];
+  statusHistory: StatusChange[];
+  slaEvents: SlaEvent[];
+}
+
+export type ExportRecord = TicketView & {
+  comments: Remark[];
+  notes?: Remark[];
+  statusHistory: StatusChange[];
+  slaEvents: SlaEvent[];
+};
+
+const iso = (t: number) => new Date(t).toISOString();
+
+/** Comments, notes (when asked for), status history and SLA events of a batch of tickets. */
+async function histories(sql: Sql, ids: string[], withNotes: boolean): Promise<Map<string, TicketHistory>> {
+  const out = new Map<string, TicketHistory>(ids.map((id) => [id, { comments: [], notes: [], statusHistory: [], slaEvents: [] }]));
+  if (!ids.length) return out;
+  // Notes are not even read for users without the permission.
+  const types = ['comment', 'status', 'handler', 'sla', ...(withNotes ? ['note'] : [])];
+  const rows = await sql.query<TimelineRow>(
+    `SELECT id, ticketId, at, type, actorKind, actorId, actorName, data FROM timeline WHERE ticketId IN (${ids.map(() => '?').join(', ')}) AND type IN (${types.map(() => '?').join(', ')}) ORDER BY ticketId, at, id`,
+    [...ids, ...types],
+  );
+  for (const r of rows) {
+    const h = out.get(r.ticketId);
+    if (!h) continue;
+    const at = iso(Number(r.at));
+    const actor = { kind: r.actorKind, id: r.actorId, name: r.actorName };
+    const data = parseJson<Record<string, any>>(r.data, {});
+    if (r.type === 'comment' || r.type === 'note') {
+      if (data.deleted || typeof data.body !== 'string') continue;
+      const remark: Remark = { id: r.id, at, author: actor, body: data.body, ...(data.editedAt ? { editedAt: data.editedAt } : {}) };
+      (r.type === 'note' ? h.notes : h.comments).push(remark);
+    } else if (r.type === 'status' || r.type === 'handler') {
+      h.statusHistory.push({ at, actor, kind: r.type, from: data.from ?? null, to: data.to ?? null, cause: data.cause ?? null });
+    } else {
+      const { event, ...rest } = data;
+      h.slaEvents.push({ at, event: String(event ?? 'sla'), data: rest });
+    }
+  }
+  return out;
+}
+
+// ---- CSV -----------------------------------------------------------------------------
+
+const who = (a: { kind: string; name: string | null; id: string | null }) => a.name ?? (a.kind === 'agent' ? a.id ?? 'agent' : a.kind);
+const remarkLines = (rs: Remark[]) => rs.map((c) => `${c.at} — ${who(c.author)}: ${c.body}${c.editedAt ? ' (edited)' : ''}`).join('\n');
+const statusLines = (ss: StatusChange[]) =>
+  ss.map((s) => `${s.at} — ${who(s.actor)}: ${s.kind === 'handler' ? 'handler ' : ''}${s.from ?? '(new)'} → ${s.to ?? ''}${s.cause ? ` (${s.cause})` : ''}`).join('\n');
+const slaLines = (es: SlaEvent[]) => es.map((e) => `${e.at} — ${e.event}${Object.keys(e.data).length ? ` ${JSON.stringify(e.data)}` : ''}`).join('\n');
+
+/** The CSV columns: [header, value of a record]. */
+const CSV_COLUMNS: [string, (r: ExportRecord) => unknown][] = [
+  ['id', (r) => r.id],
+  ['subject', (r) => r.subject],
+  ['description', (r) => r.description],
+  ['channel', (r) => r.channel],
+  ['type', (r) => r.type],
+  ['status', (r) => r.status],
+  ['priority', (r) => r.priority],
+  ['category', (r) => r.category],
+  ['tags', (r) => r.tags.join(', ')],
+  ['assignee_id', (r) => r.assignee?.id],
+  ['assignee_name', (r) => r.assignee?.name],
+  ['team_id', (r) => r.team?.id],
+  ['team_name', (r) => r.team?.name],
+  ['created_by', (r) => r.createdBy],
+  ['linked_ticket_id', (r) => r.linkedTicketId],
+  ['contact_id', (r) => r.contact?.id],
+  ['contact_name', (r) => r.contact?.name],
+  ['contact_whatsapp', (r) => r.contact?.identities.whatsapp],
+  ['contact_instagram', (r) => r.contact?.identities.instagram],
+  ['contact_email', (r) => r.contact?.identities.email],
+  ['created_at', (r) => r.createdAt],
+  ['updated_at', (r) => r.updatedAt],
+  ['first_response_at', (r) => r.firstResponseAt],
+  ['resolved_at', (r) => r.resolvedAt],
+  ['closed_at', (r) => r.closedAt],
+  ['last_customer_message_at', (r) => r.lastCustomerMessageAt],
+  ['handoff_at', (r) => r.handoffAt],
+  ['handoff_cause', (r) => r.handoffCause],
+  ['csat_score', (r) => r.csat?.score],
+  ['csat_comment', (r) => r.csat?.comment],
+  ['sla_state', (r) => r.sla.state],
+  ['sla_first_response_due_at', (r) => r.sla.firstResponseDueAt],
+  ['sla_resolution_due_at', (r) => r.sla.resolutionDueAt],
+  ['sla_breached_at', (r) => r.sla.breachedAt],
+  ['sla_events', (r) => slaLines(r.slaEvents)],
+  ['status_history', (r) => statusLines(r.statusHistory)],
+  ['comments', (r) => remarkLines(r.comments)],
+];
+const NOTES_COLUMN: [string, (r: ExportRecord) => unknown] = ['notes', (r) => remarkLines(r.notes ?? [])];
+
+function cell(v: unknown): string | number {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'number') return v;
+  return neutralise(String(v));
+}
+
+function csvChunk(records: ExportRecord[], columns: typeof CSV_COLUMNS, header: boolean): string {
+  const rows: (string | number)[][] = header ? [columns.map(([h]) => h)] : [];
+  for (const r of records) rows.push(columns.map(([, get]) => cell(get(r))));
+  return stringify(rows, { record_delimiter: 'windows' });
+}
+
+// ---- the route ------------------------------------------------------------------------
+
+export function exportRoutes(d: ExportDeps): Router {
+  const { ctx } = d;
+  const r = express.Router();
+  r.get('/tickets/export', async (req, res) => {
+    await exportTickets(ctx, req, res);
+  });
+  return r;
+}
+
+/** Waits until the socket takes more data (or is gone). */
+function drained(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+export interface ExportQuery {
+  [key: string]: unknown;
+}
+
+/**
+ * The batches of an export: keyset pages of (createdAt, id) over the list's filters, each
+ * turned into records with views, histories and SLA; `sla=` is applied to the computed state.
+ */
+export async function* exportBatches(sql: Sql, q: ExportQuery, me: string, withNotes: boolean, settings: Settings, now: number, batch = EXPORT_BATCH): AsyncGenerator<ExportRecord[]> {
+  const { where, params } = whereOf(q, me);
+  const sla = String(q.sla ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  let after: { createdAt: number; id: string } | null = null;
+  for (;;) {
+    const w = [...where];
+    const p = [...params];
+    if (after) {
+      // Written so the createdAt index serves the range (an OR on two columns would not).
+      w.push('t.createdAt >= ? AND (t.createdAt > ? OR t.id > ?)');
+      p.push(after.createdAt, after.createdAt, after.id);
+    }
+    const rows: TicketRow[] = (await sql.query(
+      `SELECT t.* FROM tickets t ${w.length ? `WHERE ${w.join(' AND ')}` : ''} ORDER BY t.createdAt, t.id LIMIT ${batch}`,
+      p as any[],
+    )).map(ticketFromRow);
+    if (!rows.length) return;
+    const last = rows[rows.length - 1];
+    after = { createdAt: last.createdAt, id: last.id };
+    const [views, hist] = await Promise.all([ticketViews(sql, rows, settings, now), histories(sql, rows.map((t) => t.id), withNotes)]);
+    const records: ExportRecord[] = [];
+    for (const v of views) {
+      if (sla.length && !sla.includes(v.sla.state)) continue;
+      const h = hist.get(v.id)!;
+      records.push({ ...v, comments: h.comments, ...(withNotes ? { notes: h.notes } : {}), statusHistory: h.statusHistory, slaEvents: h.slaEvents });
+    }
+    if (records.length) yield records;
+    if (rows.length < batch) return;
+  }
+}
+
+async function exportTickets(ctx: TicketContext, req: Request, res: Response): Promise<void> {
+  const q = req.query as ExportQuery;
+  const format = q.format === undefined || q.format === '' ? 'csv' : String(q.format);
+  if (format !== 'csv' && format !== 'json') throw badRequest('format must be csv or json');
+  const bad = String(q.sla ?? '').split(',').map((s) => s.trim()).filter((s) => s && !SLA_STATES.includes(s));
+  if (bad.length) throw badRequest(`sla must be a list of ${SLA_STATES.join(', ')}`);
+  const me = userOf(req);
+  const withNotes = canReadNotes(me);
+  const settings = await ctx.settings.get();
+  const now = ctx.clock.now();
+  const batches = exportBatches(ctx.sql, q, me.id, withNotes, settings, now);
+  // The first batch is read before answering: bad filters and database errors still get
+  // a proper JSON error instead of a truncated file.
+  let next = await batches.next();
+
+  const date = new Date(now).toISOString().slice(0, 10);
+  res.status(200);
+  res.setHeader('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8');
+  res.setHeader('content-disposition', `attachment; filename="tickets-${date}.${format}"`);
+  res.setHeader('cache-control', 'no-store');
+  res.setHeader('x-content-type-options', 'nosniff');
+
+  const columns = withNotes ? [...CSV_COLUMNS, NOTES_COLUMN] : CSV_COLUMNS;
+  let closed = false;
+  res.on('close', () => {
+    closed = true;
+  });
+  const write = async (chunk: string) => {
+    if (!res.write(chunk) && !closed) await drained(res);
+  };
+
+  try {
+    let first = true;
+    // A byte-order mark so spreadsheets read the file as UTF-8.
+    if (format === 'csv') await write(`\uFEFF${csvChunk([], columns, true)}`);
+    else await write('[');
+    while (!next.done && !closed) {
+      const records = next.value;
+      if (format === 'csv') {
+        await write(csvChunk(records, columns, false));
+      } else {
+        let s = '';
+        for (const rec of records) {
+          s += `${first ? '\n' : ',\n'}${JSON.stringify(rec)}`;
+          first = false;
+        }
+        await write(s);
+      }
+      if (closed) break;
+      next = await batches.next();
+    }
+    if (closed) {
+      await batches.return(undefined);
+      return;
+    }
+    res.end(format === 'json' ? '\n]\n' : undefined);
+  } catch (err) {
+    // Headers are gone: cut the connection so the client sees an incomplete download,
+    // never a file that looks complete.
+    ctx.log.error({ err }, 'export failed');
+    res.destroy(err as Error);
+  }
+}
