@@ -3,6 +3,7 @@
 import type { Sql } from '../gateway/db/sql.js';
 import { badRequest } from './errors.js';
 import { parseDuration } from './durations.js';
+import { validateBusinessHours } from './business-hours.js';
 import { PRIORITIES, type Priority } from './model.js';
 import { CHANNELS, type Channel } from '../adapters/types.js';
 
@@ -90,10 +91,7 @@ export const VALIDATORS: Record<string, (v: unknown) => unknown> = {
     if (typeof v !== 'string' || v.length > 2000) throw badRequest('outOfOfficeMessage must be a string (≤ 2000 characters)', 'invalid_setting');
     return v;
   },
-  businessHours(v) {
-    if (v !== null && (typeof v !== 'object' || Array.isArray(v))) throw badRequest('businessHours must be an object or null', 'invalid_setting');
-    return v;
-  },
+  businessHours: (v) => validateBusinessHours(v),
 };
 
 /** Other modules (routing, templates, triggers...) register the keys they own. */

@@ -80,7 +80,7 @@ export async function refreshRows(sql: Sql, rows: TicketRow[], settings: Setting
   return changed;
 }
 
-export function createSlaScan(ctx: TicketContext, afterCommit: (fx: Effects) => void, opts: SlaScanOptions = {}) {
+export function createSlaScan(ctx: TicketContext, afterCommit: (fx: Effects) => unknown, opts: SlaScanOptions = {}) {
   const { sql } = ctx;
   const recomputeBudget = opts.recomputeBudget ?? 20_000;
   const refreshBudget = opts.refreshBudget ?? 20_000;
@@ -171,7 +171,7 @@ export function createSlaScan(ctx: TicketContext, afterCommit: (fx: Effects) => 
       }
       return true;
     });
-    if (recorded) afterCommit(fx);
+    if (recorded) await Promise.resolve(afterCommit(fx)).catch((err) => ctx.log.error({ err, ticket: t.id }, 'publishing an SLA breach failed'));
   }
 
   return {

@@ -210,6 +210,11 @@ export function slaPatch(t: TicketRow, patch: Partial<TicketRow>, now: number, s
   return { ...out, ...slaColumns({ ...after, ...out, statusChangedAt: after.statusChangedAt ?? now }, settings, now) };
 }
 
+/** The patch with its SLA part merged in (for lifecycle writes built inline). */
+export function withSla(t: TicketRow, patch: Partial<TicketRow>, now: number, settings: Settings): Partial<TicketRow> {
+  return { ...patch, ...slaPatch(t, patch, now, settings) };
+}
+
 /** The hook for a status change alone. */
 export function slaOnStatusChange(t: TicketRow, to: TicketStatus, now: number, settings: Settings, patch: Partial<TicketRow> = {}): Partial<TicketRow> {
   return slaPatch(t, { ...patch, status: to, statusChangedAt: now }, now, settings);
