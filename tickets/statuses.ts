@@ -49,7 +49,7 @@ export const TRANSITIONS: readonly Transition[] = [
   { from: 'resolved', to: 'closed', cause: 'closed', by: ['agent'], effects: ['closedAt'] },
   { from: 'resolved', to: 'closed', cause: 'auto_close', by: ['automation'], effects: ['closedAt'] },
   { from: 'resolved', to: 'closed', cause: 'trigger', by: ['trigger'], effects: ['closedAt'] },
-  { from: 'closed', to: 'pending', cause: 'reopened', by: ['admin'], effects: ['reopen'] },
+  { from: 'closed', to: 'pending', cause: 'reopened', by: ['admin'], effects: ['reopen', 'unassign'] }, // pending = nobody assigned
   { from: 'closed', to: 'active', cause: 'reopened', by: ['admin'], effects: ['reopen', 'needsAssignee'] },
 ];
 
