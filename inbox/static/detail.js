@@ -86,8 +86,9 @@ export function TicketDetail({ id, me, lookups, onCreateLinked }) {
   const current = tabs.some((x) => x.id === tab) ? tab : 'conversation';
 
   const patch = (what, body) => act(what, () => api('PATCH', `/api/tickets/${t.id}`, body));
-  const moves = allowedMoves(t.status, me.role);
   const isBot = t.type === 'bot';
+  // While the bot converses, the agent's choices are to take over or to close it.
+  const moves = allowedMoves(t.status, me.role).filter((to) => !isBot || to === 'closed');
 
   return html`
     <article class="detail" aria-labelledby="ticket-title">
@@ -167,7 +168,10 @@ function Fields({ t, me, lookups, busy, patch }) {
     if (next.join(',') !== (t.tags ?? []).join(',')) patch('Tags', { tags: next });
   };
   const closed = t.status === 'closed';
+  const summary = [t.assignee?.name ?? 'Unassigned', label(t.priority), t.category, t.team?.name, ...(t.tags ?? []).map((x) => `#${x}`)].filter(Boolean).join(' · ');
   return html`
+    <details class="fields-box">
+      <summary><span class="fields-title">Fields</span> <span class="muted">${summary}</span></summary>
     <div class="fields" role="group" aria-label="Ticket fields">
       <label class="field"><span>Assignee</span>
         <select value=${t.assignee?.id ?? ''} disabled=${busy || closed}
@@ -201,7 +205,8 @@ function Fields({ t, me, lookups, busy, patch }) {
           onInput=${(e) => setTags(e.currentTarget.value)} onBlur=${saveTags}
           onKeyDown=${(e) => e.key === 'Enter' && (e.preventDefault(), saveTags())} />
       </label>
-    </div>`;
+    </div>
+    </details>`;
 }
 
 const TICKS = {
@@ -230,11 +235,14 @@ function mediaLinks(m) {
 }
 
 function Conversation({ t, messages }) {
-  const end = useRef(null);
-  useEffect(() => end.current?.scrollIntoView?.({ block: 'nearest' }), [messages.length]);
+  const list = useRef(null);
+  // The newest message stays in view (the list scrolls, the ticket header stays put).
+  useEffect(() => {
+    if (list.current) list.current.scrollTop = list.current.scrollHeight;
+  }, [messages.length, t.id]);
   if (!messages.length) return html`<p class="muted">${t.channel === 'internal' ? 'Internal task: no customer conversation.' : 'No messages yet.'}</p>`;
   return html`
-    <ol class="conversation" aria-label="Messages">
+    <ol class="conversation" aria-label="Messages" ref=${list} tabIndex="0">
       ${messages.map((e) => {
         const m = e.message;
         const who = m.author === 'customer' ? (t.contact?.name ?? 'Customer') : m.author === 'agent' ? (e.actor?.name ?? 'Agent') : m.author === 'bot' ? 'Bot' : 'System';
@@ -251,8 +259,7 @@ function Conversation({ t, messages }) {
             </div>
           </li>`;
       })}
-    </ol>
-    <div ref=${end}></div>`;
+    </ol>`;
 }
 
 function describe(e, agents) {

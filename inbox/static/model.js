@@ -91,14 +91,16 @@ export function replyWindow(t, now = Date.now()) {
   if (t.status === 'closed') return { mode: 'ticket_closed' };
   const w = t.window;
   if (w) {
-    const freeUntil = w.freeFormUntil ? Date.parse(w.freeFormUntil) : null;
-    const humanUntil = w.humanAgentUntil ? Date.parse(w.humanAgentUntil) : null;
-    if (t.channel === 'email' && !w.templateRequired && !w.closed) return { mode: 'free', until: null };
-    if (w.templateRequired) return { mode: 'template', since: freeUntil };
-    if (w.closed) return { mode: 'closed', since: humanUntil ?? freeUntil };
-    if (freeUntil !== null && now <= freeUntil) return { mode: 'free', until: freeUntil };
-    if (humanUntil !== null && now <= humanUntil) return { mode: 'human_agent', until: humanUntil };
-    return { mode: 'free', until: freeUntil };
+    // Flags are the gateway's verdict when the ticket was loaded; the dates let the
+    // composer follow the clock while the page stays open.
+    if (w.templateRequired) return { mode: 'template', since: w.freeFormUntil ? Date.parse(w.freeFormUntil) : null };
+    if (w.closed) return { mode: 'closed', since: w.humanAgentUntil ? Date.parse(w.humanAgentUntil) : null };
+    const free = w.freeFormUntil ? Date.parse(w.freeFormUntil) : null;
+    const human = w.humanAgentUntil ? Date.parse(w.humanAgentUntil) : null;
+    if (free === null && human === null) return { mode: 'free', until: null };
+    if (free !== null && now <= free) return { mode: 'free', until: free };
+    if (human !== null && now <= human) return { mode: 'human_agent', until: human };
+    return t.channel === 'whatsapp' ? { mode: 'template', since: free } : { mode: 'closed', since: human ?? free };
   }
   if (t.channel === 'email') return { mode: 'free', until: null };
   const last = t.lastCustomerMessageAt ? Date.parse(t.lastCustomerMessageAt) : null;
