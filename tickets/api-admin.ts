@@ -18,7 +18,7 @@ import { parseJson } from './views.js';
 export interface AdminApiDeps {
   ctx: TicketContext;
   auth: Authenticator;
-  afterCommit: (fx: Effects) => void;
+  afterCommit: (fx: Effects) => void | Promise<void>;
 }
 
 export function agentView(u: any, teamIds: string[]) {
@@ -68,12 +68,15 @@ export function createAdminApi(d: AdminApiDeps): Router {
   r.put('/teams', async (req, res) => {
     requireAdmin(req);
     const list = validateTeams(req.body);
+    let teams;
     try {
-      res.json(await sql.tx((tx) => putTeams(tx, list, clock.now())));
+      teams = await sql.tx((tx) => putTeams(tx, list, clock.now()));
     } catch (err) {
       if (sql.isUniqueViolation(err)) throw conflict('two teams would have the same name', 'duplicate_team');
       throw err;
     }
+    await offerQueue();
+    res.json(teams);
   });
 
   r.get('/routing-rules', async (_req, res) => {
@@ -84,6 +87,14 @@ export function createAdminApi(d: AdminApiDeps): Router {
     await sql.tx(async (tx) => putRoutingRules(tx, await validateRoutingRules(tx, req.body), clock.now()));
     res.json(await getRoutingRules(sql));
   });
+
+  /** New members or capacity may let waiting tickets through: offer the queue again. */
+  async function offerQueue(): Promise<void> {
+    const fx = new Effects();
+    const pending = await sql.query<{ id: string }>("SELECT id FROM tickets WHERE status = 'pending' ORDER BY createdAt LIMIT 100");
+    fx.routing.push(...pending.map((p) => p.id));
+    await d.afterCommit(fx);
+  }
 
   // ---- agents ---------------------------------------------------------------------------
   r.patch('/agents/:id', async (req, res) => {
@@ -119,10 +130,10 @@ export function createAdminApi(d: AdminApiDeps): Router {
     const token = b.rotateToken ? newToken() : null;
     if (token) set.tokenHash = hashToken(token);
 
-    const fx = new Effects();
     const now = clock.now();
+    let reoffer = false;
     try {
-      await sql.tx(async (tx) => {
+      reoffer = await sql.tx(async (tx) => {
         const [u] = await tx.query('SELECT * FROM users WHERE id = ?', [String(req.params.id)]);
         if (!u) throw notFound(`agent ${String(req.params.id)}`);
         if (set.role === 'agent' && u.role === 'admin') {
@@ -143,19 +154,15 @@ export function createAdminApi(d: AdminApiDeps): Router {
           await tx.execute('DELETE FROM team_members WHERE userId = ?', [u.id]);
           for (const t of teamIds) await tx.execute('INSERT INTO team_members (teamId, userId) VALUES (?, ?)', [t, u.id]);
         }
-        // More capacity or new teams may let waiting tickets through.
-        if ((set.capacity !== undefined && Number(set.capacity) > Number(u.capacity)) || b.teamIds !== undefined) {
-          const pending = await tx.query<{ id: string }>("SELECT id FROM tickets WHERE status = 'pending' ORDER BY createdAt LIMIT 100");
-          fx.routing.push(...pending.map((p) => p.id));
-        }
+        return (set.capacity !== undefined && Number(set.capacity) > Number(u.capacity)) || b.teamIds !== undefined;
       });
     } catch (err) {
       if (sql.isUniqueViolation(err)) throw conflict('an agent with this email already exists', 'duplicate_agent');
       throw err;
     }
-    d.afterCommit(fx);
     // Role, permissions or token changed: cached sessions must not outlive them.
     auth.invalidate();
+    if (reoffer) await offerQueue();
     res.json(await agentResponse(req, token));
   });
 

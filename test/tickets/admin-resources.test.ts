@@ -264,6 +264,21 @@ for (const backend of backends()) {
         const all = await t.query("SELECT DISTINCT assigneeId FROM tickets WHERE teamId = ? AND assigneeId IS NOT NULL", [shipping]);
         expect(all.map((r: any) => r.assigneeId)).not.to.include(dee.id);
       });
+      it('offers the queue again when an online agent joins the waiting ticket\'s team', async () => {
+        await presence(ben.token, 'offline');
+        await presence(cy.token, 'offline');
+        const task = (await t.api('POST', '/api/tickets', { subject: `Invoice ${tag}`, category: 'billing' })).body;
+        expect(task).to.include({ status: 'pending' });
+        expect(task.team.id).to.equal(billing);
+        // Dee (Shipping) is online but not in Billing: the ticket keeps waiting for Billing.
+        await presence(dee.token, 'online');
+        expect((await t.api('PATCH', `/api/agents/${dee.id}`, { teamIds: [shipping, billing] })).status).to.equal(200);
+        const tk = await waitFor(async () => {
+          const d = (await t.api('GET', `/api/tickets/${task.id}`)).body;
+          return d.status === 'active' ? d : null;
+        }, 5000, 'the invoice ticket to be assigned');
+        expect(tk.assignee.id).to.equal(dee.id);
+      });
     });
 
     describe('PATCH /api/agents/:id', () => {
