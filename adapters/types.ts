@@ -17,6 +17,8 @@ export interface MediaRef {
   size?: number;
   /** The bytes, when the transport hands them over with the message (email attachments); the gateway stores them. */
   content?: Buffer;
+  /** A file the gateway stores (attachments table): the dispatcher resolves it to `path` before sending. */
+  attachmentId?: string;
 }
 
 export interface LocationRef {
@@ -164,6 +166,8 @@ export interface ChannelAdapter {
   readonly capabilities: Capabilities;
   /** Sends one message; throws SendError on failure. */
   send(envelope: OutboundEnvelope): Promise<SendResult>;
+  /** Downloads inbound media by its platform id (WhatsApp Cloud: GET /{media-id}, then the URL with the bearer token). */
+  fetchMedia?(mediaId: string): Promise<{ data: Buffer; mimeType?: string; size: number }>;
   /** Optional lifecycle for transports with connections (IMAP, whatsapp-web). */
   start?(): Promise<void>;
   stop?(): Promise<void>;

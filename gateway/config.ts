@@ -17,6 +17,12 @@ export interface Config {
   graphApiVersion: string;
   whatsappWeb: boolean;
   chromiumPath: string;
+  /** WHATSAPP_WEB_DIR: the whatsapp-web.js session folder (LocalAuth; RemoteAuth's working copy). */
+  whatsappWebDir: string;
+  /** PUBLIC_URL: how Meta and customers reach this gateway (webhook URLs, media links); unset: http://localhost:PORT. */
+  publicUrl?: string;
+  /** Files the gateway keeps (agent uploads, fetched media): MEDIA_DIR, MEDIA_MAX_BYTES. */
+  media: { dir: string; maxBytes: number };
   email: { imapUrl?: string; smtpUrl?: string; supportEmail?: string };
   flowsDir: string;
   orderApiUrl?: string;
@@ -52,6 +58,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     graphApiVersion: env.GRAPH_API_VERSION || 'v23.0',
     whatsappWeb: env.WHATSAPP_WEB === '1' || env.WHATSAPP_WEB === 'true',
     chromiumPath: env.CHROMIUM_PATH || '/usr/bin/chromium',
+    whatsappWebDir: env.WHATSAPP_WEB_DIR || './data/whatsapp-web',
+    publicUrl: env.PUBLIC_URL?.replace(/\/+$/, '') || undefined,
+    media: { dir: env.MEDIA_DIR || './data/media', maxBytes: Number(env.MEDIA_MAX_BYTES || 16 * 1024 * 1024) },
     email: { imapUrl: env.IMAP_URL || undefined, smtpUrl: env.SMTP_URL || undefined, supportEmail: env.SUPPORT_EMAIL?.toLowerCase() || undefined },
     flowsDir: env.FLOWS_DIR || './flows',
     orderApiUrl: env.ORDER_API_URL || undefined,

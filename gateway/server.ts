@@ -20,7 +20,12 @@ import { ApiError } from '../tickets/errors.js';
 import type { Effects } from '../tickets/events.js';
 import { offerPending } from '../tickets/routing.js';
 import { SettingsStore } from '../tickets/settings.js';
-import { ChannelRegistry, SIMULATOR_ACCOUNT } from './channels.js';
+import { ChannelRegistry, SIMULATOR_ACCOUNT, createWhatsAppWebTransport } from './channels.js';
+import type { Timers, WebClientFactory, WhatsAppWebAdapter } from '../adapters/whatsapp-web/index.js';
+import { createChannelsApi } from '../tickets/api-channels.js';
+import { createMediaRoutes } from './media/routes.js';
+import { MediaStore } from './media/store.js';
+import { logStartupReport } from './startup-report.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { createCoordinator } from './coordination/index.js';
@@ -48,6 +53,8 @@ export interface GatewayOverrides {
   coordinator?: Coordinator;
   /** Extra or replacement channel adapters: [adapter, account]. */
   adapters?: [ChannelAdapter, string][];
+  /** whatsapp-web.js (WHATSAPP_WEB=1) with a fake client factory / timers (tests). */
+  whatsappWeb?: { factory: WebClientFactory; timers?: Timers; printQr?: (qr: string) => void };
 }
 
 /** Time-based work run by the process holding the scheduler lease (automations, SLA). */
@@ -68,6 +75,10 @@ export interface Gateway {
   metrics: Metrics;
   log: Logger;
   bot: BotPort | null;
+  /** The whatsapp-web.js transport when WHATSAPP_WEB=1. */
+  whatsappWeb: WhatsAppWebAdapter | null;
+  /** Stored files (agent uploads, fetched media). */
+  media: MediaStore;
   /** Set when the first admin's token was generated on this start. */
   generatedAdminToken?: string;
   listen(port?: number): Promise<number>;
@@ -104,12 +115,22 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
     for (const ch of ['whatsapp', 'instagram', 'email'] as const) channels.register(new SimulatorAdapter(ch, caps[ch], publishSim, () => clock.now()), SIMULATOR_ACCOUNT);
   }
   for (const [adapter, account] of o.adapters ?? []) channels.register(adapter, account);
+  // whatsapp-web.js: registered now, its client starts in listen() in the process holding the session lease.
+  const whatsappWeb = config.whatsappWeb
+    ? await createWhatsAppWebTransport(config, { sql, coord, log, sink: { accept: (b) => pipeline.accept(b) }, ...(o.whatsappWeb ?? {}) })
+    : null;
+  if (whatsappWeb) channels.register(whatsappWeb, whatsappWeb.account);
 
   // ---- tickets, events, pipelines ---------------------------------------------------
   const hub = new EventHub(coord);
   const outbox = new Outbox(channels, clock);
   const ctx: TicketContext = { sql, clock, settings, outbound: outbox, events: hub, log };
   const dispatcher = new Dispatcher(sql, channels, clock, log, metrics, (events) => hub.publish(events));
+  const media = new MediaStore(sql, config.media.dir, config.media.maxBytes);
+  dispatcher.mediaPath = async (id) => {
+    const a = await media.get(id);
+    return a ? media.pathOf(a.storageKey) : null;
+  };
   const bot: BotPort | null = o.bot !== undefined
     ? o.bot
     : await createBot({
@@ -158,6 +179,10 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
   app.use('/api', express.json({ limit: config.bodyLimit }));
   app.use('/api', hub.router(auth));
   app.use('/api/flows', auth.middleware(), createFlowRoutes(bot));
+  const mediaRoutes = createMediaRoutes({ ctx, auth, store: media, channels, config, afterCommit });
+  app.use('/api', mediaRoutes.api); // multipart replies with files, before the JSON route
+  app.use(mediaRoutes.public);
+  app.use('/api', createChannelsApi({ config, sql, auth, whatsappWeb, port: () => listeningPort }));
   app.use('/api', createApi({ ctx, auth, afterCommit }));
   if (simulator) {
     const sim = simulator;
@@ -190,6 +215,7 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
 
   // ---- background work ------------------------------------------------------------
   let server: http.Server | null = null;
+  let listeningPort = config.port;
   let timer: NodeJS.Timeout | null = null;
   let unsubscribe: (() => Promise<void>) | null = null;
   let lease: Lease | null = null;
@@ -207,6 +233,7 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
 
   const gw: Gateway = {
     config, app, db, coord, pipeline, dispatcher, ctx, simulator, metrics, log, bot,
+    whatsappWeb, media,
     generatedAdminToken: admin.generated,
     jobs,
     async listen(port = config.port) {
@@ -223,7 +250,10 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
       const interval = Math.min(config.schedulerIntervalMs, 5000);
       timer = setInterval(() => void tick().catch((err) => log.error({ err }, 'background tick failed')), interval);
       timer.unref();
-      return (server.address() as AddressInfo).port;
+      listeningPort = (server.address() as AddressInfo).port;
+      logStartupReport(log, config, listeningPort);
+      await whatsappWeb?.start();
+      return listeningPort;
     },
     tick,
     async stop() {
@@ -234,6 +264,7 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
         await new Promise<void>((resolve) => server!.close(() => resolve()));
         server.closeAllConnections?.();
       }
+      await whatsappWeb?.stop();
       await pipeline.drain();
       await dispatcher.drain();
       await lease?.release().catch(() => undefined);

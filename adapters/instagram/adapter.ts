@@ -1,11 +1,13 @@
 // The Instagram messaging transport (Instagram Login or Facebook Login tokens).
-import type { ChannelAdapter, OutboundEnvelope, SendResult } from '../types.js';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { ChannelAdapter, MediaRef, OutboundEnvelope, SendResult } from '../types.js';
 import { SendError } from '../types.js';
 import { renderChoice, splitText } from '../render.js';
 import { createGraphClient, type GraphConfig } from '../meta/graph-client.js';
 import { asRecord, asString } from '../meta/payload.js';
 import { instagramCapabilities } from './capabilities.js';
-import { attachmentBody, quickRepliesBody, textBody } from './payloads.js';
+import { attachmentBody, instagramAttachmentType, quickRepliesBody, textBody } from './payloads.js';
 import { parseInstagramTarget, type InstagramTarget } from './targets.js';
 
 export interface InstagramConfig extends GraphConfig {
@@ -38,6 +40,19 @@ export function createInstagramAdapter(config: InstagramConfig): ChannelAdapter 
     return { externalId };
   }
 
+  /** POST /{node}/message_attachments (multipart, platform instagram): the reusable attachment id. */
+  async function uploadAttachment(file: string, type: MediaRef['type'], mimeType: string, filename?: string): Promise<string> {
+    const data = await readFile(file);
+    const form = new FormData();
+    form.append('platform', 'instagram');
+    form.append('message', JSON.stringify({ attachment: { type: instagramAttachmentType(type), payload: { is_reusable: true } } }));
+    form.append('filedata', new Blob([new Uint8Array(data)], { type: mimeType }), filename ?? basename(file));
+    const answer = asRecord(await graph.postForm(`${encodeURIComponent(config.senderNodeId ?? config.accountId)}/message_attachments`, form));
+    const id = asString(answer?.attachment_id);
+    if (!id) throw new SendError('attachment upload: no attachment_id in the Graph answer', 'media_upload_failed', true);
+    return id;
+  }
+
   return {
     channel: 'instagram',
     capabilities: instagramCapabilities,
@@ -62,9 +77,17 @@ export function createInstagramAdapter(config: InstagramConfig): ChannelAdapter 
           throw new SendError('Instagram has no message templates', 'templates_unsupported', false);
         case 'media': {
           const { media } = content;
-          if (!media.url) throw new SendError('Instagram attachments are sent by public url', 'invalid_media', false);
           if (target.kind === 'comment') throw new SendError('a private reply can only be text', 'invalid_media', false);
-          const externalId = await post(attachmentBody(target, { type: media.type, url: media.url }, tag));
+          let externalId: string | undefined;
+          if (media.url) {
+            externalId = await post(attachmentBody(target, { type: media.type, url: media.url }, tag));
+          } else if (media.path) {
+            // No public URL for Meta to fetch from: upload the file, then send it by attachment id.
+            const attachmentId = await uploadAttachment(media.path, media.type, media.mimeType ?? 'application/octet-stream', media.filename);
+            externalId = await post(attachmentBody(target, { type: media.type, attachmentId }, tag));
+          } else {
+            throw new SendError('an Instagram attachment needs a public url or a stored file', 'invalid_media', false);
+          }
           const caption = content.text ?? media.caption;
           if (caption) return sendText(target, caption, tag);
           return { externalId };

@@ -33,10 +33,12 @@ export function instagramAttachmentType(type: MediaRef['type']): 'image' | 'vide
   }
 }
 
-export function attachmentBody(target: InstagramTarget, media: { type: MediaRef['type']; url: string }, tag?: 'HUMAN_AGENT'): Body {
+/** An attachment by public URL (Meta fetches it) or by the id of an uploaded attachment. */
+export function attachmentBody(target: InstagramTarget, media: { type: MediaRef['type']; url?: string; attachmentId?: string }, tag?: 'HUMAN_AGENT'): Body {
+  const payload = media.attachmentId ? { attachment_id: media.attachmentId } : { url: media.url };
   return {
     recipient: recipientOf(target),
     ...tagFields(tag),
-    message: { attachment: { type: instagramAttachmentType(media.type), payload: { url: media.url } } },
+    message: { attachment: { type: instagramAttachmentType(media.type), payload } },
   };
 }

@@ -50,6 +50,8 @@ export function backoffMs(attempt: number, retryAfterMs?: number): number {
 export class Dispatcher {
   private readonly chains = new Map<string, Promise<void>>();
   private readonly inflight = new Set<Promise<void>>();
+  /** Resolves a stored attachment to its file, for media content queued by id (gateway/media). */
+  mediaPath: ((attachmentId: string) => Promise<string | null>) | null = null;
   /** Throttled senders (or pairs) -> clock time their pause ends. */
   private readonly pauses = new Map<string, number>();
 
@@ -97,12 +99,17 @@ export class Dispatcher {
       await this.finish(row, 'failed', { error: `no ${row.channel} adapter for account ${row.account}` });
       return true;
     }
+    let content = payload.content;
+    if (content.kind === 'media' && content.media.attachmentId && !content.media.path && this.mediaPath) {
+      const file = await this.mediaPath(content.media.attachmentId);
+      if (file) content = { ...content, media: { ...content.media, path: file } };
+    }
     const envelope: OutboundEnvelope = {
       messageId: row.messageId,
       channel: row.channel,
       account: row.account,
       to: row.recipient,
-      content: payload.content,
+      content,
       author: payload.author,
       ...(payload.tag ? { tag: payload.tag } : {}),
       ...(payload.email ? { email: payload.email } : {}),
