@@ -9,8 +9,10 @@ import type { TicketContext } from './context.js';
 import { openKeyFor, type Actor, type TicketRow, type TicketStatus, type UserRow } from './model.js';
 import { allowedMoves, findTransition, type Mover } from './statuses.js';
 import { getTicket, insertTimeline, updateTicket, userFromRow } from './store.js';
-import { anyAgentOnline, pickAgent } from './routing.js';
+import { anyAgentOnline, pickAgent, routeTeam } from './routing.js';
 import type { EscalationCause } from './handoff-causes.js';
+import { slaPatch, withSla } from './sla.js';
+import { requestCsat } from './csat.js';
 
 export function moverOf(actor: Actor): Mover {
   if (actor.kind === 'agent') return actor.role === 'admin' ? 'admin' : 'agent';
@@ -36,6 +38,8 @@ export interface MoveOptions {
   assigneeId?: string | null;
   /** Who is asking, as the status table knows them (defaults from the actor). */
   as?: Mover;
+  /** Extra facts for the timeline entry and event (e.g. which trigger). */
+  detail?: Record<string, unknown>;
 }
 
 /** Moves a ticket to `to` if the status table allows it for this actor; otherwise 409 naming the allowed moves. */
@@ -73,6 +77,8 @@ export async function moveStatus(ctx: TicketContext, tx: Sql, fx: Effects, t: Ti
   }
   patch.assigneeId = assignee;
   if (assignee) patch.lastAssigneeId = assignee;
+  // SLA: pause/resume the resolution clock and restore the stored due moments (tickets/sla.ts).
+  Object.assign(patch, slaPatch(t, patch, now, await ctx.settings.get()));
   let next: TicketRow;
   try {
     next = await write(tx, t, patch, now);
@@ -80,10 +86,10 @@ export async function moveStatus(ctx: TicketContext, tx: Sql, fx: Effects, t: Ti
     if (tx.isUniqueViolation(err)) throw conflict('the contact already has an open ticket on this channel; close it before reopening this one', 'open_ticket_exists');
     throw err;
   }
-  await insertTimeline(tx, t.id, now, 'status', actor, { from: t.status, to, cause: tr.cause });
+  await insertTimeline(tx, t.id, now, 'status', actor, { from: t.status, to, cause: tr.cause, ...opts.detail });
   await logAssignment(tx, fx, t, assignee, actor, now, tr.cause);
-  fx.event('ticket.updated', t.id, now, { status: to, from: t.status, cause: tr.cause });
-  if (effects.includes('csat') && t.channel !== 'internal') fx.botStarts.push({ ticketId: t.id, flow: 'feedback' });
+  fx.event('ticket.updated', t.id, now, { status: to, from: t.status, cause: tr.cause, ...opts.detail });
+  if (effects.includes('csat')) await requestCsat(ctx, tx, fx, next);
   if (to === 'pending') fx.routing.push(t.id);
   return next;
 }
@@ -133,11 +139,12 @@ export async function handoff(ctx: TicketContext, tx: Sql, fx: Effects, t: Ticke
     throw conflict(`only a bot ticket in conversation can be handed to agents (this one is ${t.type}, ${t.status})`, 'forbidden_transition');
   }
   const now = ctx.clock.now();
-  const teamId = opts.teamId ?? t.teamId;
-  const assigneeId = opts.assigneeId ?? (await pickAgent(tx, teamId));
+  // Routing rules pick the team when none is set (SPEC §3.3); auto-assignment then looks inside it.
+  const teamId = opts.teamId ?? t.teamId ?? (await routeTeam(tx, { category: t.category, channel: t.channel, priority: opts.priority ?? t.priority }));
+  const assigneeId = opts.assigneeId ?? (await pickAgent(tx, teamId, now));
   if (opts.assigneeId) await requireAgent(tx, opts.assigneeId);
   const to: TicketStatus = assigneeId ? 'active' : 'pending';
-  const next = await write(tx, t, {
+  const next = await write(tx, t, withSla(t, {
     type: 'agent',
     status: to,
     statusChangedAt: now,
@@ -147,7 +154,7 @@ export async function handoff(ctx: TicketContext, tx: Sql, fx: Effects, t: Ticke
     priority: opts.priority ?? t.priority,
     assigneeId,
     lastAssigneeId: assigneeId ?? t.lastAssigneeId,
-  }, now);
+  }, now, await ctx.settings.get()), now);
   await insertTimeline(tx, t.id, now, 'handler', actor, { from: 'bot', to: 'agent', cause: opts.cause, ...(opts.reason ? { reason: opts.reason } : {}) });
   await insertTimeline(tx, t.id, now, 'status', actor, { from: t.status, to, cause: 'handoff' });
   await logAssignment(tx, fx, t, assigneeId, actor, now, 'handoff');
@@ -176,7 +183,7 @@ export async function handback(ctx: TicketContext, tx: Sql, fx: Effects, t: Tick
     );
   }
   const now = ctx.clock.now();
-  const next = await write(tx, t, { type: 'bot', status: 'active', statusChangedAt: now, assigneeId: null }, now);
+  const next = await write(tx, t, withSla(t, { type: 'bot', status: 'active', statusChangedAt: now, assigneeId: null }, now, await ctx.settings.get()), now);
   await insertTimeline(tx, t.id, now, 'handler', actor, { from: 'agent', to: 'bot', cause: 'handback', ...(flow ? { flow } : {}) });
   if (t.status !== 'active') await insertTimeline(tx, t.id, now, 'status', actor, { from: t.status, to: 'active', cause: 'handback' });
   await logAssignment(tx, fx, t, null, actor, now, 'handback');
