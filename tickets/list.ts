@@ -1,85 +1,100 @@
 // GET /api/tickets: filters, search, sort and keyset (cursor) pagination (SPEC §4).
-// Keyset pagination on (sort value, id) has no duplicates or gaps while tickets change.
+//
+// Everything runs in SQL, on indexes, so the list stays fast with a million tickets:
+// - `sla=` filters on the stored SLA columns (tickets/sla.ts slaStateSql), not on a clock
+//   computed per row;
+// - every sort is split into segments, each ordered by one non-null column and the id:
+//   enum sorts (priority, status) run one segment per value in rank order (each served by
+//   its (value, createdAt) index), nullable sorts (assignee, sla) put the nulls in their
+//   own segment. The cursor names the segment and the last (value, id) seen, so paging has
+//   no duplicates or gaps while other tickets are created or change (a ticket whose own sort
+//   value changes moves, as it should).
 
+import { CHANNELS } from '../adapters/types.js';
 import type { Sql } from '../gateway/db/sql.js';
 import { badRequest } from './errors.js';
 import { PRIORITIES, STATUSES, type TicketRow } from './model.js';
 import type { Settings } from './settings.js';
-import { computeSla } from './sla.js';
+import { SLA_STATES, slaStateSql, type SlaState } from './sla.js';
 import { ticketFromRow } from './store.js';
 
 export interface ListQuery {
   [key: string]: unknown;
 }
 
-const LIST_FILTERS = ['status', 'type', 'channel', 'priority', 'category', 'team'] as const;
-const COLUMN: Record<string, string> = { team: 'teamId' };
+const TICKET_CHANNELS = [...CHANNELS, 'internal'] as readonly string[];
 
-const rankCase = (col: string, values: readonly string[]) => `CASE ${col} ${values.map((v, i) => `WHEN '${v}' THEN ${i}`).join(' ')} ELSE 99 END`;
+/** Filters on one column: the query parameter, its column, and the values allowed (null: any). */
+const FILTERS: { name: string; column: string; values: readonly string[] | null }[] = [
+  { name: 'status', column: 't.status', values: STATUSES },
+  { name: 'type', column: 't.type', values: ['bot', 'agent'] },
+  { name: 'channel', column: 't.channel', values: TICKET_CHANNELS },
+  { name: 'priority', column: 't.priority', values: PRIORITIES },
+  { name: 'category', column: 't.category', values: null },
+  { name: 'team', column: 't.teamId', values: null },
+];
 
-const SORTS: Record<string, string> = {
-  createdAt: 't.createdAt',
-  updatedAt: 't.updatedAt',
-  priority: rankCase('t.priority', PRIORITIES),
-  status: rankCase('t.status', STATUSES),
-  subject: 't.subject',
-  assignee: "COALESCE(t.assigneeId, '')",
-};
+export const SORT_KEYS = ['createdAt', 'updatedAt', 'priority', 'status', 'subject', 'assignee', 'sla'] as const;
 
 function list(v: unknown): string[] {
   if (v === undefined || v === '') return [];
-  const parts = (Array.isArray(v) ? v : [v]).flatMap((x) => String(x).split(',')).map((s) => s.trim()).filter(Boolean);
-  return parts;
+  return (Array.isArray(v) ? v : [v]).flatMap((x) => String(x).split(',')).map((s) => s.trim()).filter(Boolean);
 }
 
 function time(v: unknown, name: string): number | null {
   if (v === undefined || v === '') return null;
-  const t = Date.parse(String(v));
-  if (Number.isNaN(t)) throw badRequest(`${name} must be an ISO date`);
+  if (typeof v !== 'string') throw badRequest(`${name} must be an ISO date`);
+  const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (Number.isNaN(t)) throw badRequest(`${name} must be an ISO date (e.g. 2026-01-31 or 2026-01-31T12:00:00Z)`);
   return t;
 }
 
-interface Cursor {
-  v: string | number;
-  id: string;
+function inList(column: string, vals: string[], params: unknown[]): string {
+  params.push(...vals);
+  return vals.length === 1 ? `${column} = ?` : `${column} IN (${vals.map(() => '?').join(', ')})`;
 }
 
-const encode = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url');
-function decode(s: unknown): Cursor | null {
-  if (!s) return null;
-  try {
-    const c = JSON.parse(Buffer.from(String(s), 'base64url').toString());
-    if (typeof c?.id !== 'string') throw new Error();
-    return c;
-  } catch {
-    throw badRequest('cursor is not valid (use the nextCursor of the previous page)');
-  }
+/** Values of `sla=` (validated). */
+export function slaStates(q: ListQuery): SlaState[] {
+  const vals = list(q.sla);
+  const bad = vals.filter((s) => !SLA_STATES.includes(s as SlaState));
+  if (bad.length) throw badRequest(`sla must be a comma list of ${SLA_STATES.join(', ')} (got ${bad.join(', ')})`);
+  return vals as SlaState[];
 }
 
-/** Builds the WHERE clause shared by the list and the export. */
-export function whereOf(q: ListQuery, me: string): { where: string[]; params: unknown[] } {
+/**
+ * The WHERE clause shared by the list and the export (alias `t`). With `now`, `sla=` is
+ * included (on the stored SLA columns); without it the caller filters SLA itself.
+ */
+export function whereOf(q: ListQuery, me: string, now?: number): { where: string[]; params: unknown[] } {
   const where: string[] = [];
   const params: unknown[] = [];
-  for (const f of LIST_FILTERS) {
-    const vals = list(q[f]);
-    if (vals.length) {
-      where.push(`t.${COLUMN[f] ?? f} IN (${vals.map(() => '?').join(', ')})`);
-      params.push(...vals);
+  for (const f of FILTERS) {
+    const vals = list(q[f.name]);
+    if (!vals.length) continue;
+    if (f.values) {
+      const bad = vals.filter((v) => !f.values!.includes(v));
+      if (bad.length) throw badRequest(`${f.name} must be a comma list of ${f.values.join(', ')} (got ${bad.join(', ')})`);
     }
+    // team=none / category=none: tickets without one.
+    const none = !f.values && vals.includes('none');
+    const ids = vals.filter((v) => !(none && v === 'none'));
+    const parts = [];
+    if (ids.length) parts.push(inList(f.column, ids, params));
+    if (none) parts.push(`${f.column} IS NULL`);
+    where.push(parts.length === 1 ? parts[0] : `(${parts.join(' OR ')})`);
   }
   const assignees = list(q.assignee).map((a) => (a === 'me' ? me : a));
   if (assignees.length) {
-    const ids = assignees.filter((a) => a !== 'none');
+    const ids = [...new Set(assignees.filter((a) => a !== 'none'))];
     const parts = [];
-    if (ids.length) {
-      parts.push(`t.assigneeId IN (${ids.map(() => '?').join(', ')})`);
-      params.push(...ids);
-    }
+    if (ids.length) parts.push(inList('t.assigneeId', ids, params));
     if (assignees.includes('none')) parts.push('t.assigneeId IS NULL');
-    where.push(`(${parts.join(' OR ')})`);
+    where.push(parts.length === 1 ? parts[0] : `(${parts.join(' OR ')})`);
   }
   const from = time(q.from, 'from');
   const to = time(q.to, 'to');
+  if (from !== null && to !== null && to < from) throw badRequest('to must not be before from');
   if (from !== null) {
     where.push('t.createdAt >= ?');
     params.push(from);
@@ -88,83 +103,129 @@ export function whereOf(q: ListQuery, me: string): { where: string[]; params: un
     where.push('t.createdAt < ?');
     params.push(to);
   }
-  const search = typeof q.q === 'string' ? q.q.trim() : '';
+  const search = typeof q.q === 'string' ? q.q.trim().slice(0, 200) : '';
   if (search) {
     // '!' as the LIKE escape: a backslash means different things in MySQL and SQLite literals.
-    const like = `%${search.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
+    // Subject and name match anywhere (LOWER: MySQL's binary collation is case-sensitive);
+    // the id exactly (primary key); identities (phone, IGSID, email) by prefix on their
+    // unique (channel, value) index, phone numbers with or without the leading +.
+    const esc = (s: string) => s.replace(/[!%_]/g, (c) => `!${c}`);
+    const like = `%${esc(search.toLowerCase())}%`;
+    const ident = search.replace(/^\+/, '');
+    const prefixes = [...new Set([ident, ident.toLowerCase()])];
+    const identSql = prefixes.map(() => `(channel IN (${CHANNELS.map(() => '?').join(', ')}) AND value >= ? AND value < ?)`).join(' OR ');
     where.push(
-      `(t.id = ? OR LOWER(t.subject) LIKE ? ESCAPE '!' OR t.contactId IN (SELECT id FROM contacts WHERE LOWER(name) LIKE ? ESCAPE '!') OR t.contactId IN (SELECT contactId FROM contact_identities WHERE LOWER(value) LIKE ? ESCAPE '!'))`,
+      `(t.id = ? OR LOWER(t.subject) LIKE ? ESCAPE '!'` +
+        ` OR t.contactId IN (SELECT id FROM contacts WHERE LOWER(name) LIKE ? ESCAPE '!')` +
+        ` OR t.contactId IN (SELECT contactId FROM contact_identities WHERE ${identSql}))`,
     );
-    params.push(search.toUpperCase(), like, like, like);
+    params.push(search.toUpperCase(), like, like);
+    for (const p of prefixes) params.push(...CHANNELS, p, `${p}\u{10FFFF}`);
+  }
+  if (now !== undefined) {
+    const states = slaStates(q);
+    if (states.length && states.length < SLA_STATES.length) {
+      const parts = states.map((s) => {
+        const c = slaStateSql(s);
+        for (let i = 0; i < c.nowParams; i++) params.push(now);
+        return c.sql;
+      });
+      where.push(parts.length === 1 ? parts[0] : `(${parts.join(' OR ')})`);
+    }
   }
   return { where, params };
 }
 
-export async function listTickets(sql: Sql, q: ListQuery, me: string, settings: Settings, now: number): Promise<{ rows: TicketRow[]; nextCursor: string | null }> {
-  const limit = q.limit === undefined ? 50 : Number(q.limit);
+/** One part of a sort: rows matching `cond`, ordered by the non-null `col`, then id. */
+interface Segment {
+  cond: string | null;
+  col: string;
+  value(r: TicketRow): string | number;
+}
+
+const num = (k: keyof TicketRow) => (r: TicketRow) => Number(r[k]);
+const byCreated = (cond: string | null): Segment => ({ cond, col: 't.createdAt', value: num('createdAt') });
+
+function segmentsOf(key: string, desc: boolean): Segment[] {
+  const ordered = (segs: Segment[]) => (desc ? segs.reverse() : segs);
+  switch (key) {
+    case 'createdAt':
+      return [byCreated(null)];
+    case 'updatedAt':
+      return [{ cond: null, col: 't.updatedAt', value: num('updatedAt') }];
+    case 'subject':
+      return [{ cond: null, col: 't.subject', value: (r) => r.subject }];
+    case 'priority':
+      return ordered(PRIORITIES.map((p) => byCreated(`t.priority = '${p}'`)));
+    case 'status':
+      return ordered(STATUSES.map((s) => byCreated(`t.status = '${s}'`)));
+    case 'assignee':
+      // Unassigned first (ascending), like an empty name.
+      return ordered([byCreated('t.assigneeId IS NULL'), { cond: 't.assigneeId IS NOT NULL', col: 't.assigneeId', value: (r) => r.assigneeId! }]);
+    case 'sla':
+      // By time left (the earliest due of a running clock); tickets without a running clock last, either way.
+      return [{ cond: 't.slaDueAt IS NOT NULL', col: 't.slaDueAt', value: num('slaDueAt') }, byCreated('t.slaDueAt IS NULL')];
+    default:
+      throw badRequest(`sort must be one of ${SORT_KEYS.join(', ')} (prefix - for descending)`);
+  }
+}
+
+interface Cursor {
+  k: string;
+  s: number;
+  v: string | number;
+  id: string;
+}
+
+const encode = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url');
+function decode(s: unknown, sort: string, segments: number): Cursor | null {
+  if (s === undefined || s === '') return null;
+  let c: Cursor;
+  try {
+    c = JSON.parse(Buffer.from(String(s), 'base64url').toString());
+  } catch {
+    throw badRequest('cursor is not valid (use the nextCursor of the previous page)');
+  }
+  if (typeof c?.id !== 'string' || !Number.isInteger(c.s) || c.s < 0 || c.s >= segments || !['string', 'number'].includes(typeof c.v)) {
+    throw badRequest('cursor is not valid (use the nextCursor of the previous page)');
+  }
+  if (c.k !== sort) throw badRequest(`cursor belongs to sort=${c.k}; start again without a cursor to sort by ${sort}`);
+  return c;
+}
+
+export interface ListPage {
+  rows: TicketRow[];
+  nextCursor: string | null;
+}
+
+export async function listTickets(sql: Sql, q: ListQuery, me: string, _settings: Settings, now: number): Promise<ListPage> {
+  const limit = q.limit === undefined || q.limit === '' ? 50 : Number(q.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw badRequest('limit must be an integer from 1 to 200');
-  const sortParam = typeof q.sort === 'string' && q.sort ? q.sort : '-createdAt';
-  const desc = sortParam.startsWith('-');
-  const sortKey = sortParam.replace(/^-/, '');
-  const slaStates = list(q.sla);
-  const { where, params } = whereOf(q, me);
-  if (sortKey === 'sla') return listBySla(sql, where, params, limit, desc, slaStates, settings, now, decode(q.cursor));
-  const expr = SORTS[sortKey];
-  if (!expr) throw badRequest(`sort must be one of ${[...Object.keys(SORTS), 'sla'].join(', ')} (prefix - for descending)`);
-  const cursor = decode(q.cursor);
+  const sort = typeof q.sort === 'string' && q.sort ? q.sort : '-createdAt';
+  const desc = sort.startsWith('-');
+  const segments = segmentsOf(sort.replace(/^-/, ''), desc);
+  const cursor = decode(q.cursor, sort, segments.length);
+  const { where, params } = whereOf(q, me, now);
+  const dir = desc ? 'DESC' : 'ASC';
   const cmp = desc ? '<' : '>';
-  const out: TicketRow[] = [];
-  let after = cursor;
-  // With an SLA filter (computed, not stored) pages are topped up until full.
-  for (let round = 0; round < 20 && out.length < limit; round++) {
+  const out: { row: TicketRow; s: number }[] = [];
+  for (let s = cursor?.s ?? 0; s < segments.length && out.length <= limit; s++) {
+    const seg = segments[s];
     const w = [...where];
     const p = [...params];
-    if (after) {
-      w.push(`(${expr} ${cmp} ? OR (${expr} = ? AND t.id ${cmp} ?))`);
-      p.push(after.v, after.v, after.id);
+    if (seg.cond) w.push(seg.cond);
+    if (cursor && cursor.s === s) {
+      // Written so the column's index serves the range (an OR alone would not).
+      w.push(`${seg.col} ${cmp}= ? AND (${seg.col} ${cmp} ? OR t.id ${cmp} ?)`);
+      p.push(cursor.v, cursor.v, cursor.id);
     }
-    const rows = (await sql.query(
-      `SELECT t.* FROM tickets t ${w.length ? `WHERE ${w.join(' AND ')}` : ''} ORDER BY ${expr} ${desc ? 'DESC' : 'ASC'}, t.id ${desc ? 'DESC' : 'ASC'} LIMIT ${limit + 1}`,
+    const rows = await sql.query(
+      `SELECT t.* FROM tickets t ${w.length ? `WHERE ${w.join(' AND ')}` : ''} ORDER BY ${seg.col} ${dir}, t.id ${dir} LIMIT ${limit + 1 - out.length}`,
       p as any[],
-    )).map(ticketFromRow);
-    const more = rows.length > limit;
-    for (const r of rows.slice(0, limit)) {
-      after = { v: sortValue(sortKey, r), id: r.id };
-      if (slaStates.length && !slaStates.includes(computeSla(r, settings, now).state)) continue;
-      out.push(r);
-      if (out.length === limit) break;
-    }
-    if (!more) return { rows: out, nextCursor: null };
-    if (!slaStates.length) break;
+    );
+    for (const r of rows) out.push({ row: ticketFromRow(r), s });
   }
-  return { rows: out, nextCursor: out.length && after ? encode({ v: sortValue(sortKey, out[out.length - 1]), id: out[out.length - 1].id }) : null };
-}
-
-function sortValue(key: string, r: TicketRow): string | number {
-  switch (key) {
-    case 'priority':
-      return PRIORITIES.indexOf(r.priority);
-    case 'status':
-      return STATUSES.indexOf(r.status);
-    case 'assignee':
-      return r.assigneeId ?? '';
-    default:
-      return (r as any)[key];
-  }
-}
-
-/** Sort by time left on the SLA (computed): open tickets only, ordered in memory over a bounded window. */
-async function listBySla(sql: Sql, where: string[], params: unknown[], limit: number, desc: boolean, states: string[], settings: Settings, now: number, cursor: Cursor | null) {
-  const w = [...where, "t.status NOT IN ('closed')"];
-  const rows = (await sql.query(`SELECT t.* FROM tickets t WHERE ${w.join(' AND ')} ORDER BY t.createdAt DESC LIMIT 5000`, params as any[])).map(ticketFromRow);
-  const scored = rows
-    .map((r) => ({ r, s: computeSla(r, settings, now) }))
-    .filter((x) => !states.length || states.includes(x.s.state))
-    .map((x) => ({ r: x.r, left: x.s.timeLeft ?? Number.MAX_SAFE_INTEGER }))
-    .sort((a, b) => (desc ? b.left - a.left : a.left - b.left) || (a.r.id < b.r.id ? -1 : 1));
-  let start = 0;
-  if (cursor) start = scored.findIndex((x) => x.r.id === cursor.id) + 1;
-  const page = scored.slice(start, start + limit);
-  const next = start + limit < scored.length ? encode({ v: 0, id: page[page.length - 1].r.id }) : null;
-  return { rows: page.map((x) => x.r), nextCursor: next };
+  if (out.length <= limit) return { rows: out.map((x) => x.row), nextCursor: null };
+  const last = out[limit - 1];
+  return { rows: out.slice(0, limit).map((x) => x.row), nextCursor: encode({ k: sort, s: last.s, v: segments[last.s].value(last.row), id: last.row.id }) };
 }
