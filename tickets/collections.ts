@@ -20,6 +20,13 @@ export async function putCollection(sql: Sql, name: string, value: unknown, now:
   const json = JSON.stringify(value);
   await sql.tx(async (tx) => {
     const { affected } = await tx.execute('UPDATE settings SET value = ?, updatedAt = ? WHERE name = ?', [json, now, key]);
-    if (!affected) await tx.execute('INSERT INTO settings (name, value, updatedAt) VALUES (?, ?, ?)', [key, json, now]);
+    if (affected) return;
+    try {
+      await tx.execute('INSERT INTO settings (name, value, updatedAt) VALUES (?, ?, ?)', [key, json, now]);
+    } catch (err) {
+      // Another process wrote the first value at the same moment: last writer wins, as with the UPDATE.
+      if (!tx.isUniqueViolation(err)) throw err;
+      await tx.execute('UPDATE settings SET value = ?, updatedAt = ? WHERE name = ?', [json, now, key]);
+    }
   });
 }
