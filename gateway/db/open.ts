@@ -109,13 +109,93 @@ function norm(params: Param[] | undefined): unknown[] {
   return params.map((p) => (p === undefined ? null : typeof p === 'boolean' ? (p ? 1 : 0) : p));
 }
 
-/** A FIFO async mutex: SQLite has one writer, and one connection, so write transactions take turns. */
-class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(fn);
-    this.tail = result.then(() => undefined, () => undefined);
-    return result;
+interface Unit {
+  fn: () => Promise<unknown>;
+  /** One statement: SQLite undoes a failing statement by itself, no savepoint needed. */
+  single: boolean;
+  resolve: (v: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+const MAX_GROUP = 256;
+
+/**
+ * SQLite has one writer, and one connection, so write transactions take turns (FIFO).
+ * Group commit: the turns waiting while one runs join its transaction, each inside its
+ * own SAVEPOINT (a failing one is rolled back alone and rejected at once), and one
+ * COMMIT ends the group. Every caller is resolved only after that COMMIT, so "resolved"
+ * still means "durable" (a webhook is acknowledged only then). When nobody waits the
+ * group is a single transaction, committed at once; under load one commit (and the
+ * WAL pages it writes) serves many turns: commits were most of a message's CPU.
+ */
+class GroupCommit {
+  private readonly queue: Unit[] = [];
+  private running = false;
+
+  constructor(private readonly db: BetterSqlite3.Database) {}
+
+  run<T>(fn: () => Promise<T>, single = false): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, single, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.running) void this.loop();
+    });
+  }
+
+  private async loop(): Promise<void> {
+    this.running = true;
+    const db = this.db;
+    try {
+      while (this.queue.length) {
+        try {
+          db.exec('BEGIN IMMEDIATE');
+        } catch (err) {
+          this.queue.shift()!.reject(err); // e.g. SQLITE_BUSY: another process kept the lock
+          continue;
+        }
+        const done: { u: Unit; value: unknown }[] = [];
+        let yielded = false;
+        while (done.length < MAX_GROUP) {
+          const u = this.queue.shift();
+          if (!u) {
+            // Let the I/O that arrived meanwhile (webhooks, replies) join this group once.
+            if (yielded) break;
+            yielded = true;
+            await new Promise((r) => setImmediate(r));
+            continue;
+          }
+          yielded = false;
+          if (!u.single) db.exec('SAVEPOINT unit');
+          try {
+            const value = await u.fn();
+            if (!u.single) db.exec('RELEASE unit');
+            done.push({ u, value });
+          } catch (err) {
+            if (db.inTransaction && !u.single) {
+              db.exec('ROLLBACK TO unit');
+              db.exec('RELEASE unit');
+            }
+            u.reject(err);
+            if (!db.inTransaction) {
+              // SQLite gave the whole transaction up (disk full, I/O error): the turns
+              // before this one are lost too; their callers retry.
+              for (const d of done.splice(0)) d.u.reject(err);
+              break;
+            }
+          }
+        }
+        if (!db.inTransaction) continue;
+        try {
+          db.exec('COMMIT');
+        } catch (err) {
+          if (db.inTransaction) db.exec('ROLLBACK');
+          for (const d of done) d.u.reject(err);
+          continue;
+        }
+        for (const d of done) d.u.resolve(d.value);
+      }
+    } finally {
+      this.running = false;
+    }
   }
 }
 
@@ -132,7 +212,7 @@ function sqliteSql(db: BetterSqlite3.Database): Sql {
     }
     return s;
   };
-  const writes = new Mutex();
+  const writes = new GroupCommit(db);
   const inTx = new AsyncLocalStorage<boolean>();
   const base = {
     dialect: 'sqlite' as const,
@@ -152,23 +232,11 @@ function sqliteSql(db: BetterSqlite3.Database): Sql {
     query: direct.query,
     async execute(q, params) {
       if (inTx.getStore()) return direct.execute(q, params);
-      return writes.run(() => direct.execute(q, params));
+      return writes.run(() => direct.execute(q, params), true);
     },
     async tx(fn) {
       if (inTx.getStore()) return fn(sql);
-      return writes.run(() =>
-        inTx.run(true, async () => {
-          db.exec('BEGIN IMMEDIATE');
-          try {
-            const r = await fn(sql);
-            db.exec('COMMIT');
-            return r;
-          } catch (err) {
-            if (db.inTransaction) db.exec('ROLLBACK');
-            throw err;
-          }
-        }),
-      );
+      return writes.run(() => inTx.run(true, () => fn(sql)));
     },
   };
   return sql;
