@@ -15,6 +15,7 @@
 import AjvModule from 'ajv';
 import { CHANNELS } from '../adapters/types.js';
 import type { Sql } from '../gateway/db/sql.js';
+import { getCategories } from './categories.js';
 import { getCollection, putCollection } from './collections.js';
 import type { TicketContext } from './context.js';
 import { ApiError, badRequest } from './errors.js';
@@ -146,6 +147,10 @@ export async function validateTriggers(sql: Sql, v: unknown): Promise<Trigger[]>
       if ('set' in a) {
         if (a.set === 'status' && !STATUSES.includes(a.value as TicketStatus)) throw invalid(`${at}: status must be one of ${STATUSES.join(', ')}`);
         if (a.set === 'priority' && !PRIORITIES.includes(a.value as any)) throw invalid(`${at}: priority must be one of ${PRIORITIES.join(', ')}`);
+        if (a.set === 'category' && a.value !== null) {
+          const categories = await getCategories(sql);
+          if (!categories.includes(a.value)) throw invalid(`${at}: unknown category ${a.value}; known: ${categories.join(', ') || '(none)'}`);
+        }
         actions.push(a.set === 'team' ? { set: 'team', value: teamId(at, a.value) } : a);
       } else if ('assign' in a) {
         const u = await sql.query('SELECT id FROM users WHERE id = ?', [a.assign]);
