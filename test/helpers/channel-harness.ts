@@ -9,7 +9,7 @@ import type { BotPort } from '../../bot/port.js';
 import type { ManualClock } from '../../gateway/clock.js';
 import { loadConfig } from '../../gateway/config.js';
 import { createLogger } from '../../gateway/log.js';
-import { createGateway, type Gateway } from '../../gateway/server.js';
+import { createGateway, type Gateway, type GatewayOverrides } from '../../gateway/server.js';
 import {
   baseEnv, dropRedisPrefix, mysqlDatabase, newRedisPrefix, postWebhook, rand, request, sqliteDatabase, type Backend,
 } from './gateway-harness.js';
@@ -98,8 +98,10 @@ export async function startChannelGateway(opts: {
   backend: Backend;
   clock?: ManualClock;
   env?: Record<string, string>;
-  bot?: BotPort | null;
+  /** A bot to use; default none. `'flows'`: the real flow bot on ./flows. */
+  bot?: BotPort | null | 'flows';
   adapters?: (graphUrl: string) => [ChannelAdapter, string][];
+  whatsappWeb?: GatewayOverrides['whatsappWeb'];
 }): Promise<ChannelGateway> {
   const graph = await startScriptedGraph();
   const db = opts.backend === 'mysql' ? await mysqlDatabase() : sqliteDatabase();
@@ -117,8 +119,9 @@ export async function startChannelGateway(opts: {
     gw = await createGateway(loadConfig(env), {
       log: createLogger(process.env.LOG_LEVEL ?? 'silent'),
       ...(opts.clock ? { clock: opts.clock } : {}),
-      bot: opts.bot === undefined ? null : opts.bot,
+      ...(opts.bot === 'flows' ? {} : { bot: opts.bot ?? null }),
       ...(opts.adapters ? { adapters: opts.adapters(graph.url) } : {}),
+      ...(opts.whatsappWeb ? { whatsappWeb: opts.whatsappWeb } : {}),
     });
   } catch (err) {
     await graph.close();
