@@ -223,14 +223,45 @@ export function Ticks({ m }) {
   return html`<span class=${`ticks ticks-${m.status}`} title=${word}><span aria-hidden="true">${sym}</span><span class="visually-hidden">${word}</span></span>`;
 }
 
-function mediaLinks(m) {
+/**
+ * Media and attachments need the bearer token, which a plain link can't carry: the
+ * file is fetched with it and handed to the browser as a download.
+ */
+function MediaLink({ href, name, size }) {
+  const [state, setState] = useState('');
+  const download = async (e) => {
+    e.preventDefault();
+    setState('loading…');
+    try {
+      const res = await api('GET', href, undefined, { raw: true });
+      const url = URL.createObjectURL(await res.blob());
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = name;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      setState('');
+    } catch (err) {
+      setState(`not available: ${err.message}`);
+    }
+  };
+  return html`<a href=${href} onClick=${download}>📎 ${name}</a>${size ? html` <span class="muted">(${Math.ceil(size / 1024)} KB)</span>` : null}${state ? html` <span class="muted" role="status">${state}</span>` : null}`;
+}
+
+function mediaLinks(t, m) {
   const list = [...(Array.isArray(m.media) ? m.media : m.media ? [m.media] : []), ...(m.attachments ?? [])];
   return list.map((x, i) => {
     const name = x.filename ?? x.caption ?? `${x.type ?? 'file'} ${i + 1}`;
-    const href = x.url ?? (x.id && x.contentType ? `/api/attachments/${x.id}` : null);
-    return href
-      ? html`<li><a href=${href} target="_blank" rel="noopener">📎 ${name}</a>${x.size ? html` <span class="muted">(${Math.ceil(x.size / 1024)} KB)</span>` : null}</li>`
-      : html`<li>📎 ${name} <span class="muted">(${x.type ?? 'media'})</span></li>`;
+    const href = x.attachmentId
+      ? `/api/media/${encodeURIComponent(x.attachmentId)}`
+      : x.id && x.contentType
+        ? `/api/media/${encodeURIComponent(x.id)}`
+        : m.direction === 'in'
+          ? `/api/tickets/${encodeURIComponent(t.id)}/messages/${encodeURIComponent(m.id)}/media?index=${i}`
+          : null;
+    return html`<li>${href ? html`<${MediaLink} href=${href} name=${name} size=${x.size} />` : html`📎 ${name}`} <span class="muted">(${x.type ?? 'media'})</span></li>`;
   });
 }
 
@@ -252,7 +283,7 @@ function Conversation({ t, messages }) {
             ${m.text ? html`<div class="text">${m.text}</div>` : null}
             ${m.kind === 'choice' && m.options ? html`<ul class="options" aria-label="Options offered">${m.options.map((o) => html`<li>${o.title}</li>`)}</ul>` : null}
             ${m.kind === 'template' && m.template ? html`<div class="muted small">Template “${m.template.name}”</div>` : null}
-            ${m.media || m.attachments ? html`<ul class="media">${mediaLinks(m)}</ul>` : null}
+            ${m.media || m.attachments ? html`<ul class="media" aria-label="Attachments">${mediaLinks(t, m)}</ul>` : null}
             <div class="meta">
               <time datetime=${m.createdAt}>${dateTime(m.createdAt)}</time> <${Ticks} m=${m} />
               ${m.status === 'failed' && m.error ? html`<span class="fail">Not delivered: ${m.error}</span>` : null}

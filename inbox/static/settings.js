@@ -416,10 +416,11 @@ function ChannelsPage() {
   return html`
     <div class="stack">
       <table class="grid">
-        <thead><tr><th scope="col">Channel</th><th scope="col">Account</th><th scope="col">Status</th><th scope="col">Webhook URL</th><th scope="col">Missing configuration</th></tr></thead>
+        <thead><tr><th scope="col">Channel</th><th scope="col">Transport</th><th scope="col">Account</th><th scope="col">Status</th><th scope="col">Webhook URL</th><th scope="col">Missing configuration</th></tr></thead>
         <tbody>${list.map((c) => html`
           <tr>
             <th scope="row">${label(c.channel)}</th>
+            <td>${c.transport ?? '—'}</td>
             <td class="mono">${c.account ?? '—'}</td>
             <td><span class=${`badge ch-${c.configured ? 'ok' : 'off'}`}>${c.status ?? (c.configured ? 'configured' : 'not configured')}</span></td>
             <td>${c.webhookUrl ? html`<code>${c.webhookUrl}</code>` : '—'}</td>

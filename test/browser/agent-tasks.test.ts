@@ -108,7 +108,15 @@ for (const backend of backends()) {
       await page.getByText('The bot is answering this conversation').waitFor();
       await page.getByRole('region', { name: 'Reply' }).getByRole('button', { name: 'Take over' }).click();
       await page.getByTestId('ticket-type').filter({ hasText: 'Agent ticket' }).waitFor();
-      await page.getByLabel('Reply', { exact: true }).waitFor();
+      // A reply with an attachment (multipart), downloadable from the conversation.
+      await page.getByLabel('Reply', { exact: true }).fill('Here is the form');
+      await page.getByLabel('Attach files').setInputFiles({ name: 'return-form.txt', mimeType: 'text/plain', buffer: Buffer.from('RMA 42\n') });
+      await page.getByRole('button', { name: 'Send', exact: true }).click();
+      const link = page.getByRole('list', { name: 'Attachments' }).getByRole('link', { name: /return-form\.txt/ });
+      await link.waitFor();
+      const [file] = await Promise.all([page.waitForEvent('download'), link.click()]);
+      expect(file.suggestedFilename()).to.equal('return-form.txt');
+      expect(fs.readFileSync((await file.path())!, 'utf8')).to.equal('RMA 42\n');
       await page.getByRole('button', { name: 'Hand back to bot' }).click();
       await page.getByTestId('ticket-type').filter({ hasText: 'Bot ticket' }).waitFor();
       const tk = await t.api('GET', `/api/tickets/${row.id}`);
@@ -143,6 +151,7 @@ for (const backend of backends()) {
       await page.getByRole('button', { name: 'Save settings' }).click();
       await page.getByText('Saved.').waitFor();
       expect((await t.api('GET', '/api/settings')).body.sla.urgent.firstResponse).to.equal('10m');
+      await page.evaluate(() => window.scrollTo(0, 0));
       await screenshot(page, 'settings-sla', { doc: true });
 
       const nav = page.getByRole('navigation', { name: 'Settings pages' });
@@ -167,6 +176,11 @@ for (const backend of backends()) {
       const me = await t.api('GET', '/api/agents/me', undefined, token);
       expect(me.status).to.equal(200);
       expect(me.body.permissions).to.deep.equal(['notes']);
+
+      // Channel status: every transport listed with what it still needs.
+      await nav.getByRole('link', { name: 'Channels' }).click();
+      await page.getByRole('rowheader', { name: 'Instagram' }).waitFor();
+      expect(await page.locator('table.grid tbody tr').count()).to.be.greaterThan(2);
       expect(errors, errors.join('\n')).to.deep.equal([]);
       await page.context().close();
     });

@@ -76,6 +76,7 @@ for (const backend of backends()) {
       await sim.getByLabel('Message').fill('My order never arrived');
       await sim.getByRole('button', { name: 'Send' }).click();
       await conversation.locator('.msg.from-customer', { hasText: 'My order never arrived' }).waitFor();
+      await inbox.locator('.detail').evaluate((e) => e.scrollTo(0, 0));
       await screenshot(inbox, 'inbox-ticket', { doc: true });
       await screenshot(sim, 'simulator-agent-reply', { doc: true });
 
@@ -99,6 +100,18 @@ for (const backend of backends()) {
         [phone],
       );
       expect(tickets.map((x) => [x.status, x.type])).to.deep.equal([['closed', 'agent'], ['active', 'bot']]);
+      // The whole story at a glance: the closed ticket and the customer's chat side by side.
+      const both = await context.newPage();
+      await both.setViewportSize({ width: 1600, height: 900 });
+      // A same-origin host page, so the inbox frame shares the signed-in storage.
+      await both.goto(`${t.url}/styles.css`);
+      await both.setContent(`<style>body{margin:0;display:flex;gap:4px;background:#888}iframe{border:0;width:50%;height:100vh;background:#fff}</style>
+        <iframe title="Inbox" src="${t.url}/#/t/${tickets[0].id}"></iframe>
+        <iframe title="Simulator" src="${t.url}/simulator?channel=whatsapp&persona=${phone}&name=Ada%20Lovelace"></iframe>`);
+      await both.frameLocator('iframe[title="Inbox"]').locator('.detail-head .badge.st-closed').waitFor();
+      await both.frameLocator('iframe[title="Simulator"]').getByRole('button', { name: 'Talk to an agent' }).last().waitFor();
+      await screenshot(both, 'tour-side-by-side', { doc: true });
+
       expect(inboxErrors, inboxErrors.join('\n')).to.deep.equal([]);
       expect(simErrors, simErrors.join('\n')).to.deep.equal([]);
       await context.close();

@@ -75,6 +75,9 @@ for (const backend of backends()) {
       await page.getByLabel('Parameter {{1}}').fill('Ada');
       await page.getByLabel('Parameter {{2}}').fill('A-1042');
       await page.getByLabel('Preview').getByText('Hi Ada, your order A-1042 has shipped.').waitFor();
+      // A taller window for the picture, so the whole ticket and picker fit.
+      await page.setViewportSize({ width: 1280, height: 1000 });
+      await page.locator('.detail').evaluate((e) => e.scrollTo(0, 0));
       await screenshot(page, 'inbox-template-composer', { doc: true });
       await page.getByRole('button', { name: 'Send template' }).click();
 
