@@ -13,6 +13,7 @@ import { listTickets } from './list.js';
 import { PRIORITIES, STATUSES, type Priority, type TicketRow, type TicketStatus } from './model.js';
 import { insertTicket, insertTimeline, listMessages, listTimeline, updateTicket, userFromRow } from './store.js';
 import { messageView, parseJson, ticketViews, timelineView } from './views.js';
+import { slaColumns } from './sla.js';
 import { commentRoutes, isPrivateEntry } from './comments.js';
 import { exportRoutes } from './export.js';
 import { createTicketRoutes, linkedTicketIds } from './create.js';
@@ -140,6 +141,8 @@ export function createApi(d: ApiDeps): Router {
         }
       }
       if (Object.keys(patch).length) {
+        // A new priority means new SLA targets: the stored due moments follow at once.
+        if (patch.priority) Object.assign(patch, slaColumns({ ...t, ...patch }, await ctx.settings.get(), now));
         const ok = await updateTicket(tx, t.id, { ...patch, updatedAt: now }, t.version);
         if (!ok) throw conflict(`ticket ${t.id} changed at the same time; try again`, 'concurrent_update');
         await insertTimeline(tx, t.id, now, 'fields', actor, { changes });

@@ -21,6 +21,7 @@ import type { Effects } from './events.js';
 import { openKeyFor, PRIORITIES, type Priority, type TicketRow } from './model.js';
 import { routeTeam } from './routing.js';
 import { ensureConversation, findOpenTicket, getTicket, insertTicket, insertTimeline, loadContacts, resolveContact } from './store.js';
+import { withNewTicketSla } from './sla.js';
 
 export interface CreateDeps {
   ctx: TicketContext;
@@ -188,7 +189,7 @@ export function createTicketRoutes(d: CreateDeps): Router {
         Object.assign(row, { status: 'active', assigneeId: c.assigneeId, lastAssigneeId: c.assigneeId });
       }
       row.teamId = await teamFor(tx, row);
-      await insertTicket(tx, row);
+      await insertTicket(tx, withNewTicketSla(row, await ctx.settings.get(), now));
       await insertTimeline(tx, row.id, now, 'status', actorOf(me), { from: null, to: row.status, cause: 'manual' });
       if (row.assigneeId) await insertTimeline(tx, row.id, now, 'assignment', actorOf(me), { from: null, to: row.assigneeId, cause: 'manual' });
       fx.event('ticket.created', row.id, now, { channel: 'internal', status: row.status });
@@ -248,7 +249,7 @@ export function createTicketRoutes(d: CreateDeps): Router {
             status: 'proactive', assigneeId: me.id, lastAssigneeId: me.id,
           };
           row.teamId = await teamFor(tx, row);
-          await insertTicket(tx, row);
+          await insertTicket(tx, withNewTicketSla(row, await ctx.settings.get(), now));
           await insertTimeline(tx, row.id, now, 'status', actorOf(me), { from: null, to: 'proactive', cause: 'agent_outbound' });
           await insertTimeline(tx, row.id, now, 'assignment', actorOf(me), { from: null, to: me.id, cause: 'agent_outbound' });
           fx.event('ticket.created', row.id, now, { channel, status: 'proactive' });
@@ -299,7 +300,7 @@ export function createTicketRoutes(d: CreateDeps): Router {
         Object.assign(row, { status: 'active', assigneeId: c.assigneeId, lastAssigneeId: c.assigneeId });
       }
       row.teamId = await teamFor(tx, row);
-      await insertTicket(tx, row);
+      await insertTicket(tx, withNewTicketSla(row, await ctx.settings.get(), now));
       const actor = actorOf(me);
       await insertTimeline(tx, row.id, now, 'status', actor, { from: null, to: row.status, cause: 'from_conversation' });
       if (row.assigneeId) await insertTimeline(tx, row.id, now, 'assignment', actor, { from: null, to: row.assigneeId, cause: 'manual' });

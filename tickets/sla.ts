@@ -215,6 +215,11 @@ export function withSla(t: TicketRow, patch: Partial<TicketRow>, now: number, se
   return { ...patch, ...slaPatch(t, patch, now, settings) };
 }
 
+/** A new ticket's SLA columns (pause included, e.g. a proactive ticket), merged into the row before its INSERT. */
+export function withNewTicketSla<T extends TicketRow>(row: T, settings: Settings, now: number): T {
+  return Object.assign(row, slaPatch(row, {}, now, settings));
+}
+
 /** The hook for a status change alone. */
 export function slaOnStatusChange(t: TicketRow, to: TicketStatus, now: number, settings: Settings, patch: Partial<TicketRow> = {}): Partial<TicketRow> {
   return slaPatch(t, { ...patch, status: to, statusChangedAt: now }, now, settings);
