@@ -67,9 +67,10 @@ export function createMediaRoutes(d: MediaRoutesDeps): { api: Router; public: Ro
 
     const me = userOf(req);
     const now = ctx.clock.now();
-    const written: { file: Express.Multer.File; storageKey: string; sha256: string }[] = [];
+    const written: { file: Express.Multer.File; storageKey: string; sha256: string; created: boolean }[] = [];
     for (const f of files) written.push({ file: f, ...(await store.write(f.buffer, 'uploads')) });
     const fx = new Effects();
+    // Nothing half-written: when the transaction fails (bot ticket, window rules...), the new files go too.
     const messages = await ctx.sql.tx(async (tx) => {
       const t = await loadTicket(tx, String(req.params.id));
       if (t.type === 'bot' && t.status === 'active') throw conflict('the bot is handling this ticket: take it over before replying', 'bot_ticket');
@@ -91,6 +92,9 @@ export function createMediaRoutes(d: MediaRoutesDeps): { api: Router; public: Ro
         out.push(m);
       }
       return out;
+    }).catch(async (err) => {
+      await store.discard(written);
+      throw err;
     });
     d.afterCommit(fx);
     const views = messages.map(messageView);

@@ -6,7 +6,7 @@
 // GET /api/media/:id serves those too.
 
 import { createHash } from 'node:crypto';
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { MediaRef } from '../../adapters/types.js';
 import type { Sql } from '../db/sql.js';
@@ -79,8 +79,8 @@ export class MediaStore {
     return p;
   }
 
-  /** Writes the bytes (once per content) and returns the storage key and hash. Not yet a row. */
-  async write(data: Buffer, prefix: string): Promise<{ storageKey: string; sha256: string }> {
+  /** Writes the bytes (once per content) and returns the storage key and hash; `created` when the file is new. Not yet a row. */
+  async write(data: Buffer, prefix: string): Promise<{ storageKey: string; sha256: string; created: boolean }> {
     const hash = sha256(data);
     const storageKey = `${prefix}/${hash}`;
     const file = this.pathOf(storageKey);
@@ -91,7 +91,16 @@ export class MediaStore {
       await writeFile(tmp, data);
       await rename(tmp, file);
     }
-    return { storageKey, sha256: hash };
+    return { storageKey, sha256: hash, created: !exists };
+  }
+
+  /** Removes files this request created when its transaction failed (unless a row refers to them by now). */
+  async discard(written: { storageKey: string; created: boolean }[]): Promise<void> {
+    for (const w of written) {
+      if (!w.created) continue;
+      const used = await this.sql.query('SELECT id FROM attachments WHERE storageKey = ? LIMIT 1', [w.storageKey]);
+      if (!used.length) await unlink(this.pathOf(w.storageKey)).catch(() => undefined);
+    }
   }
 
   /** Inserts the attachments row (in the caller's transaction). */

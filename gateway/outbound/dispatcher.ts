@@ -25,6 +25,9 @@ export const THROTTLE_CODES: ReadonlySet<string> = new Set(['4', '80007', '13042
 /** Pair rate limit: only this business number -> this customer is throttled. */
 const PAIR_THROTTLE_CODES: ReadonlySet<string> = new Set(['131056']);
 
+/** Rows of one conversation (channel, account, recipient) are sent one after another. */
+const chainKey = (r: { channel: string; account: string; recipient: string }) => `${r.channel}|${r.account}|${r.recipient}`;
+
 /** The pause keys a row is subject to: its sender account, and its (account, recipient) pair. */
 function pauseKeys(row: { channel: string; account: string; recipient: string }): [string, string] {
   return [`${row.channel}|${row.account}`, `${row.channel}|${row.account}|${row.recipient}`];
@@ -39,6 +42,8 @@ interface OutboxRow {
   payload: string;
   status: string;
   attempts: number;
+  nextAttemptAt: number;
+  createdAt: number;
 }
 
 export function backoffMs(attempt: number, retryAfterMs?: number): number {
@@ -52,6 +57,10 @@ export class Dispatcher {
   private readonly inflight = new Set<Promise<void>>();
   /** Resolves a stored attachment to its file, for media content queued by id (gateway/media). */
   mediaPath: ((attachmentId: string) => Promise<string | null>) | null = null;
+  /** Dispatch calls hand their rows to the recipients' chains in call order. */
+  private ordered: Promise<void> = Promise.resolve();
+  /** Rows waiting for a retry, by conversation chain (later rows of that chain wait behind them). */
+  private readonly retrying = new Map<string, Set<string>>();
   /** Throttled senders (or pairs) -> clock time their pause ends. */
   private readonly pauses = new Map<string, number>();
 
@@ -66,9 +75,29 @@ export class Dispatcher {
     private readonly onSent?: (row: { channel: Channel; messageId: string; externalId?: string }) => void,
   ) {}
 
-  /** Queues rows for sending, in order per recipient. */
+  /**
+   * Queues rows for sending, in order per recipient. The rows' recipients are looked up
+   * (concurrently), but rows are handed to their recipient's chain in the order dispatch()
+   * was called, so a reply and the files after it, or two bot messages, never overtake.
+   */
   dispatch(ids: string[], recipientOf?: (id: string) => string): void {
-    for (const id of ids) this.enqueue(recipientOf?.(id) ?? id, id);
+    if (!ids.length) return;
+    if (recipientOf) {
+      for (const id of ids) this.enqueue(recipientOf(id), id);
+      return;
+    }
+    const rows = this.sql.query<{ id: string; channel: string; account: string; recipient: string }>(
+      `SELECT id, channel, account, recipient FROM outbox WHERE id IN (${ids.map(() => '?').join(', ')})`,
+      ids,
+    );
+    const done = this.ordered.then(() => rows).then((found) => {
+      const byId = new Map(found.map((r) => [r.id, r]));
+      for (const id of ids) {
+        const r = byId.get(id);
+        this.enqueue(r ? chainKey(r) : id, id);
+      }
+    });
+    this.ordered = done.catch((err) => this.log.error({ err, outbox: ids }, 'outbox dispatch lookup failed; the sweep will send these rows'));
   }
 
   private enqueue(chainKey: string, id: string): void {
@@ -85,14 +114,20 @@ export class Dispatcher {
   /** Claims and sends one row; false when another process (or an earlier call) has it. */
   async sendOne(id: string): Promise<boolean> {
     const now = this.clock.now();
-    const until = await this.pausedUntil(id, now);
-    if (until !== null) return false;
+    const [found] = await this.sql.query<OutboxRow>('SELECT * FROM outbox WHERE id = ?', [id]);
+    if (!found || found.status !== 'pending' || Number(found.nextAttemptAt) > now) return false;
+    // Throttled sender, or an older message of this conversation waiting for its retry: wait behind it.
+    const until = Math.max(this.pausedUntil(found, now), await this.olderWaiting(found, now));
+    if (until > now) {
+      await this.defer(found, until, now);
+      return false;
+    }
     const claimed = await this.sql.execute(
       "UPDATE outbox SET status = 'sending', lockedUntil = ?, attempts = attempts + 1, updatedAt = ? WHERE id = ? AND status = 'pending' AND nextAttemptAt <= ?",
       [now + CLAIM_MS, now, id, now],
     );
     if (!claimed.affected) return false;
-    const [row] = await this.sql.query<OutboxRow>('SELECT * FROM outbox WHERE id = ?', [id]);
+    const row: OutboxRow = { ...found, status: 'sending', attempts: Number(found.attempts) + 1 };
     const payload = JSON.parse(row.payload) as OutboxPayload;
     const adapter = this.channels.get(row.channel, row.account);
     if (!adapter) {
@@ -132,7 +167,8 @@ export class Dispatcher {
         ]);
         this.metrics.outbound.inc({ channel: row.channel, result: 'retry' });
         this.log.warn({ outbox: row.id, code: e.code, attempt: attempts, waitMs: Math.round(wait) }, 'send failed, will retry');
-        this.retryLater(row.recipient, row.id, wait);
+        this.markRetrying(row, true);
+        this.retryLater(chainKey(row), row.id, wait);
       } else {
         await this.finish(row, 'failed', { error: `${e.code}: ${e.message}` });
       }
@@ -140,14 +176,8 @@ export class Dispatcher {
     return true;
   }
 
-  /**
-   * When the row's sender (or pair) is throttled: moves the row's next attempt to the end
-   * of the pause (no attempt counted) and returns that time; else null.
-   */
-  private async pausedUntil(id: string, now: number): Promise<number | null> {
-    if (this.pauses.size === 0) return null;
-    const [row] = await this.sql.query<Pick<OutboxRow, 'channel' | 'account' | 'recipient'>>('SELECT channel, account, recipient FROM outbox WHERE id = ?', [id]);
-    if (!row) return null;
+  /** The end of a throttling pause the row's sender (or pair) is under; 0 when none. */
+  private pausedUntil(row: { channel: string; account: string; recipient: string }, now: number): number {
     let until = 0;
     for (const key of pauseKeys(row)) {
       const t = this.pauses.get(key);
@@ -155,13 +185,40 @@ export class Dispatcher {
       if (t <= now) this.pauses.delete(key);
       else until = Math.max(until, t);
     }
-    if (!until) return null;
+    return until;
+  }
+
+  /**
+   * When an older row of the same conversation is waiting for a retry (known to this
+   * process), its next attempt time: a later message must not overtake it. 0 when none.
+   */
+  private async olderWaiting(row: OutboxRow, now: number): Promise<number> {
+    const waiting = [...(this.retrying.get(chainKey(row)) ?? [])].filter((x) => x !== row.id);
+    if (!waiting.length) return 0;
+    const rows = await this.sql.query<{ nextAttemptAt: number }>(
+      `SELECT nextAttemptAt FROM outbox WHERE id IN (${waiting.map(() => '?').join(', ')}) AND status IN ('pending', 'sending') AND (createdAt < ? OR (createdAt = ? AND id < ?))`,
+      [...waiting, Number(row.createdAt), Number(row.createdAt), row.id],
+    );
+    const next = Math.max(0, ...rows.map((r) => Number(r.nextAttemptAt)));
+    return next > now ? next : 0;
+  }
+
+  /** Moves a row's next attempt to `until` (no attempt counted) and schedules it then. */
+  private async defer(row: OutboxRow, until: number, now: number): Promise<void> {
     const { affected } = await this.sql.execute(
       "UPDATE outbox SET nextAttemptAt = ?, updatedAt = ? WHERE id = ? AND status = 'pending' AND nextAttemptAt < ?",
-      [until, now, id, until],
+      [until, now, row.id, until],
     );
-    if (affected) this.retryLater(row.recipient, id, until - now);
-    return until;
+    if (affected) this.retryLater(chainKey(row), row.id, until - now);
+  }
+
+  private markRetrying(row: OutboxRow, waiting: boolean): void {
+    const key = chainKey(row);
+    const set = this.retrying.get(key) ?? new Set<string>();
+    if (waiting) set.add(row.id);
+    else set.delete(row.id);
+    if (set.size) this.retrying.set(key, set);
+    else this.retrying.delete(key);
   }
 
   /** Whether sends from this account (or to this pair) are paused by throttling right now. */
@@ -170,12 +227,13 @@ export class Dispatcher {
     return pauseKeys(row).some((k) => (this.pauses.get(k) ?? 0) > now);
   }
 
-  private retryLater(recipient: string, id: string, wait: number): void {
-    const timer = setTimeout(() => this.enqueue(recipient, id), wait);
+  private retryLater(key: string, id: string, wait: number): void {
+    const timer = setTimeout(() => this.enqueue(key, id), wait);
     timer.unref();
   }
 
   private async finish(row: OutboxRow, status: 'sent' | 'failed', r: { externalId?: string; error?: string }): Promise<void> {
+    this.markRetrying(row, false);
     const now = this.clock.now();
     const ticketId = await this.sql.tx(async (tx) => {
       await tx.execute('UPDATE outbox SET status = ?, lockedUntil = NULL, error = ?, updatedAt = ? WHERE id = ?', [status, r.error ?? null, now, row.id]);
@@ -205,15 +263,16 @@ export class Dispatcher {
       ]);
       if (affected) await this.finish(row, 'failed', { error: 'interrupted while sending: delivery unknown, not retried to avoid a duplicate' });
     }
-    const due = await this.sql.query<{ id: string; recipient: string }>(
-      "SELECT id, recipient FROM outbox WHERE status = 'pending' AND nextAttemptAt <= ? ORDER BY createdAt, id LIMIT 500",
+    const due = await this.sql.query<{ id: string; channel: string; account: string; recipient: string }>(
+      "SELECT id, channel, account, recipient FROM outbox WHERE status = 'pending' AND nextAttemptAt <= ? ORDER BY createdAt, id LIMIT 500",
       [now - 2000],
     );
-    for (const r of due) this.enqueue(r.recipient, r.id);
+    for (const r of due) this.enqueue(chainKey(r), r.id);
     return due.length + stuck.length;
   }
 
   async drain(): Promise<void> {
+    await this.ordered;
     while (this.inflight.size) await Promise.allSettled([...this.inflight]);
   }
 }

@@ -94,6 +94,21 @@ for (const backend of backends()) {
       expect(Number(rows[0].attempts)).to.equal(2);
     });
 
+    it('a transient failure (HTTP 503) is retried with backoff and a later reply to the same customer waits behind it', async () => {
+      const a = await customerTicket();
+      t.graph.once((r) => r.body?.to === a.phone, { status: 503, body: { error: { message: 'Service temporarily unavailable', type: 'OAuthException', code: 2 } } });
+      const first = await t.api('POST', `/api/tickets/${a.id}/messages`, { text: 'one' });
+      await waitFor(async () => (await t.query("SELECT * FROM outbox WHERE messageId = ? AND status = 'pending' AND attempts = 1", [first.body.id])).length, 5000, 'first back to pending');
+      const second = await t.api('POST', `/api/tickets/${a.id}/messages`, { text: 'two' });
+      await waitFor(async () => Number((await t.query('SELECT nextAttemptAt FROM outbox WHERE messageId = ?', [second.body.id]))[0].nextAttemptAt) > clock.now(), 5000, 'second waiting behind the first');
+      expect(sendsTo(a.phone).map((r) => r.body.text.body)).to.deep.equal(['one']);
+      clock.advance(65_000);
+      await t.gw.tick();
+      await t.gw.dispatcher.drain();
+      await waitFor(async () => (await message(second.body.id)).status === 'sent', 5000, 'both sent');
+      expect(sendsTo(a.phone).map((r) => r.body.text.body)).to.deep.equal(['one', 'one', 'two']);
+    });
+
     it('a permanent error (131026) fails the message at once, is not retried, and reaches the event stream', async () => {
       const a = await customerTicket();
       t.graph.once((r) => r.body?.to === a.phone, {
