@@ -12,6 +12,7 @@ import type { MessageRow } from '../../tickets/model.js';
 import { getConversation, insertMessage, insertTimeline, updateTicket } from '../../tickets/store.js';
 import type { ChannelRegistry } from '../channels.js';
 import { decideWindow } from './window-policy.js';
+import { recipientFor } from './recipient.js';
 
 export function contentText(c: OutboundContent): string {
   switch (c.kind) {
@@ -82,7 +83,7 @@ export class Outbox implements OutboundPort {
     const outboxId = newId(now);
     await tx.execute(
       'INSERT INTO outbox (id, messageId, channel, account, recipient, payload, status, attempts, nextAttemptAt, lockedUntil, error, createdAt, updatedAt) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, NULL, NULL, ?, ?)',
-      [outboxId, message.id, conv.channel, conv.account, conv.address, JSON.stringify(payload), 'pending', now, now, now],
+      [outboxId, message.id, conv.channel, conv.account, await recipientFor(tx, conv, now), JSON.stringify(payload), 'pending', now, now, now],
     );
     const actor = { kind: req.author === 'agent' ? 'agent' : req.author, id: req.authorId } as const;
     await insertTimeline(tx, ticket.id, now, 'message', actor, { messageId: message.id });

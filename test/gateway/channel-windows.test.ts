@@ -163,6 +163,26 @@ for (const backend of backends()) {
         expect(inbound).to.have.length(1);
       });
 
+      it('a comment opens a ticket; the first answer is a private reply to the comment (recipient comment_id), later ones go to the IGSID', async () => {
+        const igsid = newIgsid();
+        const commentId = `1789${Date.now()}${Math.floor(Math.random() * 1e4)}`;
+        const comment = {
+          object: 'instagram',
+          entry: [{ id: IG_ACCOUNT_ID, time: Math.floor(clock.now() / 1000), changes: [{ field: 'comments', value: { from: { id: igsid, username: 'ana.shop' }, media: { id: '17900000000000001', media_product_type: 'FEED' }, id: commentId, text: 'How much is this?' } }] }],
+        };
+        expect((await t.webhook(comment, 'instagram')).status).to.equal(200);
+        const id = await ticketOf(igsid);
+        const first = await t.api('POST', `/api/tickets/${id}/messages`, { text: 'Sent you the price privately!' });
+        expect((await sentStatus(first.body.id)).status).to.equal('sent');
+        const second = await t.api('POST', `/api/tickets/${id}/messages`, { text: 'It is 25 EUR.' });
+        await sentStatus(second.body.id);
+        const bodies = t.graph.messages().filter((r) => r.path === igPath && (r.body?.recipient?.comment_id === commentId || r.body?.recipient?.id === igsid)).map((r) => r.body);
+        expect(bodies).to.deep.equal([
+          { recipient: { comment_id: commentId }, message: { text: 'Sent you the price privately!' } },
+          { recipient: { id: igsid }, message: { text: 'It is 25 EUR.' } },
+        ]);
+      });
+
       it('is_deleted marks the earlier customer message unsent', async () => {
         const igsid = newIgsid();
         const mid = newMid();
