@@ -17,6 +17,9 @@ export interface MediaRef {
   size?: number;
   /** The bytes, when the transport hands them over with the message (email attachments); the gateway stores them. */
   content?: Buffer;
+  /** Where the gateway stored the bytes (attachments.storageKey) once `content` was written to a file. */
+  storageKey?: string;
+  sha256?: string;
   /** A file the gateway stores (attachments table): the dispatcher resolves it to `path` before sending. */
   attachmentId?: string;
 }
@@ -59,6 +62,10 @@ export interface InboundMessage {
     /** True when the mail is automatic (auto-reply, bulk, bounce...): never answer it automatically. */
     automatic?: boolean;
     bounceOf?: string;
+    /** Bounces: the delivery-status reason (Status / Diagnostic-Code), when the report has one. */
+    bounceReason?: string;
+    /** Ticket references found in the mail: reply token in a recipient address (support+<ref>@) or our body marker. */
+    refs?: string[];
     html?: string;
     rawRef?: string;
     /** The full original message source as received (the gateway stores it and may set rawRef). */
@@ -123,7 +130,7 @@ export interface OutboundEnvelope {
   /** Instagram: agent messages between 24 h and 7 days go with the HUMAN_AGENT tag. */
   tag?: 'HUMAN_AGENT';
   /** Email threading and loop protection. */
-  email?: { subject?: string; inReplyTo?: string; references?: string[]; automatic?: boolean };
+  email?: { subject?: string; inReplyTo?: string; references?: string[]; automatic?: boolean; ref?: string };
 }
 
 export interface SendResult {

@@ -23,7 +23,15 @@ export interface Config {
   publicUrl?: string;
   /** Files the gateway keeps (agent uploads, fetched media): MEDIA_DIR, MEDIA_MAX_BYTES. */
   media: { dir: string; maxBytes: number };
-  email: { imapUrl?: string; smtpUrl?: string; supportEmail?: string };
+  email: {
+    imapUrl?: string;
+    smtpUrl?: string;
+    supportEmail?: string;
+    /** EMAIL_REPLY_TOKENS=1: Reply-To support+<ticket>@domain (mailboxes with sub-addressing only). */
+    replyTokens: boolean;
+    /** EMAIL_INITIAL_SYNC: first start without a checkpoint imports the mailbox (`all`) or only new mail (`new`, default). */
+    initialSync: 'all' | 'new';
+  };
   flowsDir: string;
   orderApiUrl?: string;
   schedulerIntervalMs: number;
@@ -61,7 +69,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     whatsappWebDir: env.WHATSAPP_WEB_DIR || './data/whatsapp-web',
     publicUrl: env.PUBLIC_URL?.replace(/\/+$/, '') || undefined,
     media: { dir: env.MEDIA_DIR || './data/media', maxBytes: Number(env.MEDIA_MAX_BYTES || 16 * 1024 * 1024) },
-    email: { imapUrl: env.IMAP_URL || undefined, smtpUrl: env.SMTP_URL || undefined, supportEmail: env.SUPPORT_EMAIL?.toLowerCase() || undefined },
+    email: {
+      imapUrl: env.IMAP_URL || undefined,
+      smtpUrl: env.SMTP_URL || undefined,
+      supportEmail: env.SUPPORT_EMAIL?.trim().toLowerCase() || undefined,
+      replyTokens: env.EMAIL_REPLY_TOKENS === '1' || env.EMAIL_REPLY_TOKENS === 'true',
+      initialSync: env.EMAIL_INITIAL_SYNC === 'all' ? 'all' : 'new',
+    },
     flowsDir: env.FLOWS_DIR || './flows',
     orderApiUrl: env.ORDER_API_URL || undefined,
     schedulerIntervalMs: parseDuration(env.SCHEDULER_INTERVAL || '30s'),

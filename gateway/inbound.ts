@@ -30,7 +30,7 @@ interface InboundRow {
   externalId: string;
   convKey: string;
   payload: string;
-  status: 'received' | 'stored' | 'done' | 'failed';
+  status: 'received' | 'stored' | 'done' | 'failed' | 'ignored';
   attempts: number;
   ticketId: string | null;
   receivedAt: number;
@@ -48,6 +48,9 @@ export interface PipelineDeps {
   /** Publishes events, dispatches outbox rows, starts flows: everything after a commit. */
   afterCommit: (fx: Effects) => void;
 }
+
+/** Bytes never go into the JSON payload (a transport stores them as files first; this is the safety net). */
+const withoutBuffers = (_key: string, v: unknown) => (v && typeof v === 'object' && (v as { type?: unknown }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data) ? undefined : v);
 
 export const convKeyOf = (m: { channel: string; account: string; from: string }) => `${m.channel}:${m.account}:${m.from}`;
 
@@ -75,7 +78,7 @@ export class InboundPipeline implements InboundSink {
         for (const msg of messages) {
           const row: InboundRow = {
             id: newId(now), channel: msg.channel, account: msg.account, externalId: msg.externalId, convKey: convKeyOf(msg),
-            payload: JSON.stringify(msg), status: 'received', attempts: 0, ticketId: null, receivedAt: now,
+            payload: JSON.stringify(msg, withoutBuffers), status: 'received', attempts: 0, ticketId: null, receivedAt: now,
           };
           const { affected } = await tx.execute(
             `${tx.insertIgnore()} INTO inbound (id, channel, account, externalId, convKey, payload, status, attempts, receivedAt) VALUES (?, ?, ?, ?, ?, ?, 'received', 0, ?)`,
@@ -141,12 +144,17 @@ export class InboundPipeline implements InboundSink {
   }
 
   /** Threads the message into its ticket (retried when a concurrent writer won a unique key). */
-  private async thread(row: InboundRow, msg: InboundMessage): Promise<{ ticket: TicketRow; runBot: boolean }> {
+  private async thread(row: InboundRow, msg: InboundMessage): Promise<{ ticket: TicketRow | null; runBot: boolean }> {
     for (let attempt = 1; ; attempt++) {
       const fx = new Effects();
       try {
         const result = await this.d.sql.tx(async (tx) => {
           const th = await threadInbound(this.d.ctx, tx, fx, msg, { payload: row.payload });
+          if (!th) {
+            // Deliberately no ticket (email: automatic mail with nothing to attach to).
+            await tx.execute("UPDATE inbound SET status = 'ignored', processedAt = ? WHERE id = ?", [this.d.ctx.clock.now(), row.id]);
+            return { ticket: null, runBot: false };
+          }
           const runBot = !!this.d.bot && th.stored && th.ticket.type === 'bot' && th.ticket.status === 'active' && !msg.email?.automatic;
           await tx.execute('UPDATE inbound SET status = ?, ticketId = ?, messageId = ?, processedAt = ? WHERE id = ?', [
             runBot ? 'stored' : 'done', th.ticket.id, th.message.id, this.d.ctx.clock.now(), row.id,

@@ -21,6 +21,7 @@ import type { Effects } from '../tickets/events.js';
 import { offerPending } from '../tickets/routing.js';
 import { SettingsStore } from '../tickets/settings.js';
 import { ChannelRegistry, SIMULATOR_ACCOUNT, createWhatsAppWebTransport } from './channels.js';
+import { createEmailChannel, type EmailChannel } from './email-channel.js';
 import type { Timers, WebClientFactory, WhatsAppWebAdapter } from '../adapters/whatsapp-web/index.js';
 import { createChannelsApi } from '../tickets/api-channels.js';
 import { createMediaRoutes } from './media/routes.js';
@@ -75,6 +76,8 @@ export interface Gateway {
   metrics: Metrics;
   log: Logger;
   bot: BotPort | null;
+  /** The email channel (IMAP_URL, SMTP_URL, SUPPORT_EMAIL), null when not configured. */
+  email: EmailChannel | null;
   /** The whatsapp-web.js transport when WHATSAPP_WEB=1. */
   whatsappWeb: WhatsAppWebAdapter | null;
   /** Stored files (agent uploads, fetched media). */
@@ -156,6 +159,7 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
     if (fx.routing.length) void offerPending(ctx, fx.routing, afterCommit).catch((err) => log.error({ err }, 'routing failed'));
   };
   pipeline = new InboundPipeline({ sql, coord, ctx, bot, log, metrics, afterCommit });
+  const email = createEmailChannel({ config, sql, coord, channels, sink: pipeline, clock, log });
 
   const auth = new Authenticator(sql);
   const admin = await ensureFirstAdmin(sql, config.adminToken, clock.now());
@@ -232,7 +236,7 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
   };
 
   const gw: Gateway = {
-    config, app, db, coord, pipeline, dispatcher, ctx, simulator, metrics, log, bot,
+    config, app, db, coord, pipeline, dispatcher, ctx, simulator, metrics, log, bot, email,
     whatsappWeb, media,
     generatedAdminToken: admin.generated,
     jobs,
@@ -253,6 +257,7 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
       listeningPort = (server.address() as AddressInfo).port;
       logStartupReport(log, config, listeningPort);
       await whatsappWeb?.start();
+      email?.start(); // the process holding the mailbox lease watches it
       return listeningPort;
     },
     tick,
@@ -267,6 +272,7 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
       await whatsappWeb?.stop();
       await pipeline.drain();
       await dispatcher.drain();
+      await email?.stop(); // after the sends in flight (it closes SMTP); a mail accepted meanwhile is recovered on the next start
       await lease?.release().catch(() => undefined);
       await unsubscribe?.().catch(() => undefined);
       await bot?.close?.();

@@ -10,6 +10,7 @@ import type { Effects } from './events.js';
 import { moveStatus } from './lifecycle.js';
 import { openKeyFor, type Actor, type ConversationRow, type MessageRow, type TicketRow } from './model.js';
 import { pickAgent } from './routing.js';
+import { threadEmail } from './email-threading.js';
 import { ensureConversation, findOpenTicket, insertMessage, insertTicket, insertTimeline, resolveContact, touchInbound, updateTicket } from './store.js';
 
 export interface Threaded {
@@ -37,8 +38,17 @@ export function messageKind(msg: InboundMessage): MessageRow['kind'] {
   return 'other';
 }
 
+export interface OpenTicketOptions {
+  /** Email: the ticket subject (the mail's subject without Re:/Fwd:). */
+  subject?: string;
+  /** Email: a reply to a closed ticket opens a new ticket linked to it. */
+  linkedTicketId?: string;
+  /** Timeline cause of the creation (default customer_message / customer_message_bot). */
+  cause?: string;
+}
+
 /** Opens a new ticket for a customer's first message (bot ticket on bot channels). */
-async function openTicket(ctx: TicketContext, tx: Sql, fx: Effects, msg: InboundMessage, conv: ConversationRow, now: number): Promise<TicketRow> {
+export async function openTicket(ctx: TicketContext, tx: Sql, fx: Effects, msg: InboundMessage, conv: ConversationRow, now: number, o: OpenTicketOptions = {}): Promise<TicketRow> {
   const settings = await ctx.settings.get();
   const bot = settings.botChannels.includes(msg.channel) && !msg.email?.automatic;
   const assigneeId = bot ? null : await pickAgent(tx, null);
@@ -48,7 +58,7 @@ async function openTicket(ctx: TicketContext, tx: Sql, fx: Effects, msg: Inbound
     contactId: conv.contactId,
     channel: msg.channel,
     account: msg.account,
-    subject: subjectFor(msg),
+    subject: o.subject ?? subjectFor(msg),
     description: null,
     type: bot ? 'bot' : 'agent',
     status: bot || assigneeId ? 'active' : 'pending',
@@ -60,7 +70,7 @@ async function openTicket(ctx: TicketContext, tx: Sql, fx: Effects, msg: Inbound
     teamId: null,
     createdBy: 'customer',
     createdById: null,
-    linkedTicketId: null,
+    linkedTicketId: o.linkedTicketId ?? null,
     openKey: openKeyFor(msg.channel, msg.account, conv.contactId),
     handoffAt: null,
     handoffCause: null,
@@ -82,7 +92,12 @@ async function openTicket(ctx: TicketContext, tx: Sql, fx: Effects, msg: Inbound
   };
   // A concurrent opener makes this fail on uq_ticket_open; the caller retries and threads into the winner.
   await insertTicket(tx, t);
-  await insertTimeline(tx, t.id, now, 'status', { kind: 'customer' }, { from: null, to: t.status, cause: bot ? 'customer_message_bot' : 'customer_message' });
+  await insertTimeline(tx, t.id, now, 'status', { kind: 'customer' }, {
+    from: null,
+    to: t.status,
+    cause: o.cause ?? (bot ? 'customer_message_bot' : 'customer_message'),
+    ...(o.linkedTicketId ? { linkedTicketId: o.linkedTicketId } : {}),
+  });
   if (assigneeId) await insertTimeline(tx, t.id, now, 'assignment', { kind: 'system' }, { from: null, to: assigneeId, cause: 'auto_assigned' });
   fx.event('ticket.created', t.id, now, { channel: t.channel, type: t.type, status: t.status });
   if (t.status === 'pending') fx.routing.push(t.id);
@@ -92,7 +107,12 @@ async function openTicket(ctx: TicketContext, tx: Sql, fx: Effects, msg: Inbound
 /** Customer activity on a waiting ticket brings it back (idle / proactive / resolved -> active). */
 const CUSTOMER_REVIVES = new Set(['idle', 'proactive', 'resolved']);
 
-export async function threadInbound(ctx: TicketContext, tx: Sql, fx: Effects, msg: InboundMessage, opts: { payload: string }): Promise<Threaded> {
+/**
+ * Threads one inbound message. Resolves null when the message deliberately goes into no
+ * ticket (email only: automatic mail with nothing to attach to, see tickets/email-threading.ts).
+ */
+export async function threadInbound(ctx: TicketContext, tx: Sql, fx: Effects, msg: InboundMessage, opts: { payload: string }): Promise<Threaded | null> {
+  if (msg.channel === 'email') return threadEmail(ctx, tx, fx, msg, opts);
   const now = ctx.clock.now();
   const contactId = await resolveContact(tx, msg.channel, [msg.from, ...(msg.altIds ?? [])], msg.contactName, now);
   const conv = await ensureConversation(tx, msg.channel, msg.account, contactId, msg.from, now);

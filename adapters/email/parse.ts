@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { simpleParser, type AddressObject, type Attachment } from 'mailparser';
 import type { InboundMessage, MediaRef } from '../types.js';
 import { automaticReasons } from './loop-rules.js';
+import { findTicketRefs } from './markers.js';
 import { decodeFlowed, extractReply, extractReplyFromHtml } from './quotes.js';
 
 export interface ParseEmailOptions {
@@ -58,6 +59,7 @@ export async function parseEmail(raw: Buffer, opts: ParseEmailOptions): Promise<
   });
   const isBounce = contentType === 'multipart/report' || /^(mailer-?daemon|postmaster)@/.test(from);
   const bounceOf = isBounce ? bouncedMessageId(parsed.attachments, contentType === 'multipart/report' ? undefined : plain) : undefined;
+  const bounceReason = isBounce ? deliveryStatusReason(parsed.attachments) : undefined;
 
   const media = parsed.attachments.map(toMediaRef);
   const date = parsed.date?.getTime();
@@ -71,6 +73,9 @@ export async function parseEmail(raw: Buffer, opts: ParseEmailOptions): Promise<
   if (to.length) extra.to = to;
   const cc = addresses(parsed.cc);
   if (cc.length) extra.cc = cc;
+  // Ticket references: a reply token in any address the mail was delivered to, our marker in the full (quoted) body.
+  const deliveredTo = ['delivered-to', 'x-original-to', 'envelope-to'].flatMap((h) => headers.get(h) ?? []).flatMap((v) => v.match(/[^\s<>,;"]+@[^\s<>,;"]+/g) ?? []);
+  const refs = findTicketRefs({ supportEmail: account, recipients: [...to, ...cc, ...deliveredTo], bodies: [plain, html ?? ''] });
 
   const msg: InboundMessage = {
     channel: 'email',
@@ -92,6 +97,8 @@ export async function parseEmail(raw: Buffer, opts: ParseEmailOptions): Promise<
   if (inReplyTo) msg.email!.inReplyTo = inReplyTo;
   if (references.length) msg.email!.references = references;
   if (bounceOf) msg.email!.bounceOf = bounceOf;
+  if (bounceReason) msg.email!.bounceReason = bounceReason;
+  if (refs.length) msg.email!.refs = refs;
   if (html) msg.email!.html = html;
   if (Object.keys(extra).length) msg.extra = extra;
   return msg;
@@ -189,6 +196,21 @@ function bouncedMessageId(attachments: Attachment[], fallbackText?: string): str
   if (fallbackText) {
     const m = /^\s*Message-ID:\s*(<[^<>\s]+>)/im.exec(fallbackText);
     if (m) return m[1];
+  }
+  return undefined;
+}
+
+/** The reason of a delivery-status report: `Diagnostic-Code`, else `Status` (+ Action). */
+function deliveryStatusReason(attachments: Attachment[]): string | undefined {
+  for (const a of attachments) {
+    const ct = (a.contentType ?? '').toLowerCase();
+    if (ct !== 'message/delivery-status' && ct !== 'message/global-delivery-status') continue;
+    const text = a.content.toString('utf8').replace(/\r?\n[ \t]+/g, ' ');
+    const diag = /^Diagnostic-Code:\s*(?:[a-z0-9-]+;\s*)?(.+)$/im.exec(text)?.[1]?.trim();
+    const status = /^Status:\s*([0-9.]+)/im.exec(text)?.[1];
+    const action = /^Action:\s*(\S+)/im.exec(text)?.[1];
+    if (diag) return diag.slice(0, 500);
+    if (status) return `${action ?? 'failed'} (status ${status})`;
   }
   return undefined;
 }

@@ -13,6 +13,7 @@ import {
   type SendResult,
 } from '../types.js';
 import { ImapWatcher, type ImapWatcherOptions } from './imap-watcher.js';
+import { replyTokenAddress, ticketMarker } from './markers.js';
 
 export const EMAIL_CAPABILITIES: Capabilities = {
   maxTextLength: 1_000_000,
@@ -44,6 +45,12 @@ export interface EmailAdapterOptions {
   clock?: () => number;
   /** When set, start()/stop() run an IMAP watcher for SUPPORT_EMAIL's mailbox (account = supportEmail). */
   imap?: Omit<ImapWatcherOptions, 'account'>;
+  /**
+   * Reply-To `support+<ticket ref>@domain` on mail that belongs to a ticket, so replies thread even
+   * when the customer's client drops In-Reply-To. Only for mailboxes with sub-addressing (plus
+   * addresses delivered to the same inbox). Default off; the body marker is always there.
+   */
+  replyTokens?: boolean;
   /** A ready transporter instead of one built from smtpUrl (tests). */
   transport?: Transporter;
 }
@@ -103,7 +110,15 @@ export function createEmailAdapter(opts: EmailAdapterOptions): EmailAdapter {
     const inReplyTo = envelope.email?.inReplyTo;
     const references = [...(envelope.email?.references ?? [])];
     if (inReplyTo && !references.includes(inReplyTo)) references.push(inReplyTo);
-    const { text, html, attachments } = render(envelope.content);
+    const rendered = render(envelope.content);
+    const attachments = rendered.attachments;
+    let { text, html } = rendered;
+    const ref = envelope.email?.ref;
+    if (ref) {
+      // The ticket marker: found again in the quoted part of the customer's answer (threading fallback).
+      text = `${text}\n\n${ticketMarker(ref)}`;
+      html = html.replace('</body>', `<p style="color:#888;font-size:12px">${escapeHtml(ticketMarker(ref))}</p></body>`);
+    }
 
     const headers: Record<string, string> = {};
     if (automatic) {
@@ -121,6 +136,7 @@ export function createEmailAdapter(opts: EmailAdapterOptions): EmailAdapter {
       headers,
     };
     if (inReplyTo) mail.inReplyTo = inReplyTo;
+    if (ref && opts.replyTokens) mail.replyTo = replyTokenAddress(supportEmail, ref);
     if (references.length) mail.references = references;
 
     try {

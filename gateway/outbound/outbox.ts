@@ -11,8 +11,8 @@ import type { Effects } from '../../tickets/events.js';
 import type { MessageRow } from '../../tickets/model.js';
 import { getConversation, insertMessage, insertTimeline, updateTicket } from '../../tickets/store.js';
 import type { ChannelRegistry } from '../channels.js';
+import { emailAutoReplyBlock, holdBack } from './email-guard.js';
 import { decideWindow } from './window-policy.js';
-import { recipientFor } from './recipient.js';
 
 export function contentText(c: OutboundContent): string {
   switch (c.kind) {
@@ -74,6 +74,9 @@ export class Outbox implements OutboundPort {
       updatedAt: now,
     };
     await insertMessage(tx, message);
+    // Email loop protection (email-guard.ts): automatic mail may be held back, kept as failed.
+    const held = conv.channel === 'email' && (req.automatic || req.author !== 'agent') ? await emailAutoReplyBlock(tx, message, now) : null;
+    if (held) return holdBack(tx, fx, message, held, now);
     const payload: OutboxPayload = {
       content,
       author: req.author,
@@ -83,7 +86,7 @@ export class Outbox implements OutboundPort {
     const outboxId = newId(now);
     await tx.execute(
       'INSERT INTO outbox (id, messageId, channel, account, recipient, payload, status, attempts, nextAttemptAt, lockedUntil, error, createdAt, updatedAt) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, NULL, NULL, ?, ?)',
-      [outboxId, message.id, conv.channel, conv.account, await recipientFor(tx, conv, now), JSON.stringify(payload), 'pending', now, now, now],
+      [outboxId, message.id, conv.channel, conv.account, conv.address, JSON.stringify(payload), 'pending', now, now, now],
     );
     const actor = { kind: req.author === 'agent' ? 'agent' : req.author, id: req.authorId } as const;
     await insertTimeline(tx, ticket.id, now, 'message', actor, { messageId: message.id });
@@ -100,10 +103,10 @@ export class Outbox implements OutboundPort {
   }
 }
 
-/** Email replies thread on the customer's last mail (In-Reply-To / References). */
+/** Email replies thread on the customer's last mail (In-Reply-To / References; not on a bounce) and carry the ticket's reference. */
 async function emailThreading(tx: Sql, ticketId: string, subject: string, automatic: boolean): Promise<OutboundEnvelope['email']> {
   const rows = await tx.query<{ payload: string | null; externalId: string | null }>(
-    "SELECT payload, externalId FROM messages WHERE ticketId = ? AND direction = 'in' ORDER BY createdAt DESC, id DESC LIMIT 1",
+    "SELECT payload, externalId FROM messages WHERE ticketId = ? AND direction = 'in' AND author = 'customer' ORDER BY createdAt DESC, id DESC LIMIT 1",
     [ticketId],
   );
   let inReplyTo: string | undefined;
@@ -117,5 +120,5 @@ async function emailThreading(tx: Sql, ticketId: string, subject: string, automa
       /* not an email payload */
     }
   }
-  return { subject, inReplyTo, references, automatic };
+  return { subject, inReplyTo, references, automatic, ref: ticketId };
 }

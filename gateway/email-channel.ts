@@ -1,0 +1,194 @@
+// The email channel, wired into the gateway (SPEC §5: IMAP_URL, SMTP_URL, SUPPORT_EMAIL).
+//
+// - Sending: the email adapter (nodemailer over SMTP_URL, From SUPPORT_EMAIL) is registered
+//   in the ChannelRegistry for the support address, so the outbox/dispatcher send email like
+//   any other channel (the message's externalId becomes the Message-ID we generated).
+// - Receiving: an ImapWatcher (IDLE, checkpoint {UIDVALIDITY, last UID} in `channel_state`,
+//   reconnect with backoff) run by exactly one process: the holder of the coordinator lease
+//   `imap:<checkpointKey>`. Losing the lease stops the watcher (after the mail in hand is
+//   accepted); getting it (again) starts it.
+// - Each fetched mail is accepted into the inbound pipeline (stored in `inbound`, dedupe by
+//   Message-ID) before the watcher moves its checkpoint. Bytes never go into that JSON: the
+//   raw source and attachment contents are written to files under MEDIA_DIR first
+//   (content-addressed, so a re-delivered mail rewrites nothing) and replaced by their
+//   storage keys; tickets/email-threading.ts adds the `attachments` rows when the mail is
+//   stored on a ticket. The original stays retrievable as the `original.eml` attachment.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { SqlCheckpointStore } from '../adapters/email/checkpoint.js';
+import type { ImapCheckpoint, ImapWatcherOptions } from '../adapters/email/imap-watcher.js';
+import { createEmailAdapter, type EmailAdapter } from '../adapters/email/send.js';
+import type { InboundMessage, InboundSink, WebhookBatch } from '../adapters/types.js';
+import type { ChannelRegistry } from './channels.js';
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { Coordinator, Lease } from './coordination/types.js';
+import type { Sql } from './db/sql.js';
+import type { Logger } from './log.js';
+
+/** A lease holder that died is replaced within this long. */
+const LEASE_TTL_MS = 15_000;
+
+export interface EmailChannelDeps {
+  config: Config;
+  sql: Sql;
+  coord: Coordinator;
+  channels: ChannelRegistry;
+  /** The inbound pipeline. */
+  sink: InboundSink;
+  clock: Clock;
+  log: Logger;
+  /** Watcher knobs (tests: short backoff). */
+  watcher?: Pick<ImapWatcherOptions, 'backoff' | 'idleRestartMs' | 'idleStartDelayMs'>;
+}
+
+export interface EmailChannel {
+  readonly adapter: EmailAdapter;
+  /** The support address (the email channel's account). */
+  readonly account: string;
+  /** The mailbox lease name (`imap:<checkpointKey>`), null when IMAP is not configured. */
+  readonly leaseName: string | null;
+  /** True while this process holds the mailbox lease and runs the watcher. */
+  watching(): boolean;
+  /** Joins the contest for the mailbox lease (when the gateway starts serving). */
+  start(): void;
+  /** Stops watching (the mail in hand is finished), releases the lease, closes SMTP. */
+  stop(): Promise<void>;
+}
+
+/** Builds the email channel when it is configured (null when none of its variables is set). */
+export function createEmailChannel(d: EmailChannelDeps): EmailChannel | null {
+  const { imapUrl, smtpUrl, supportEmail, replyTokens, initialSync } = d.config.email;
+  const mediaDir = d.config.media.dir; // MEDIA_DIR, shared with gateway/media (same content-addressed layout)
+  if (!imapUrl && !smtpUrl && !supportEmail) return null;
+  if (!smtpUrl || !supportEmail) {
+    throw new Error('the email channel needs SMTP_URL and SUPPORT_EMAIL (and IMAP_URL to receive mail); set all three or none');
+  }
+  if (!/^[^\s@<>]+@[^\s@<>]+$/.test(supportEmail)) throw new Error(`SUPPORT_EMAIL is not an email address: ${supportEmail}`);
+  if (!imapUrl) d.log.warn({ supportEmail }, 'email: SMTP_URL set without IMAP_URL: sending only, no mail is received');
+
+  const sink: InboundSink = {
+    async accept(batch: Partial<WebhookBatch>) {
+      for (const m of batch.messages ?? []) await storeMailFiles(m, mediaDir);
+      return d.sink.accept(batch);
+    },
+  };
+  const adapter = createEmailAdapter({
+    smtpUrl,
+    supportEmail,
+    replyTokens,
+    clock: () => d.clock.now(),
+    ...(imapUrl
+      ? {
+          imap: {
+            imapUrl,
+            sink,
+            checkpoints: new SqlCheckpointStore<ImapCheckpoint>(d.sql, 'channel_state', () => d.clock.now()),
+            initialSync,
+            logger: d.log,
+            ...(d.watcher ?? {}),
+          },
+        }
+      : {}),
+  });
+  d.channels.register(adapter, supportEmail);
+
+  const watcher = adapter.watcher;
+  const leaseName = watcher ? `imap:${watcher.checkpointKey}` : null;
+  let lease: Lease | null = null;
+  let wanted = false;
+  let chain: Promise<void> = Promise.resolve();
+  // Lease callbacks may come quickly one after another: start/stop run one at a time, each
+  // bringing the watcher to what is wanted at that moment.
+  const reconcile = () => {
+    chain = chain
+      .then(async () => {
+        if (!watcher) return;
+        if (wanted && !watcher.running) {
+          d.log.info({ lease: leaseName }, 'email: this process watches the mailbox');
+          await watcher.start();
+        } else if (!wanted && watcher.running) {
+          d.log.info({ lease: leaseName }, 'email: no longer watching the mailbox');
+          await watcher.stop();
+        }
+      })
+      .catch((err) => d.log.error({ err }, 'email: starting/stopping the IMAP watcher failed'));
+    return chain;
+  };
+
+  return {
+    adapter,
+    account: supportEmail,
+    leaseName,
+    watching: () => wanted && !!watcher?.running,
+    start() {
+      if (!watcher || lease) return;
+      lease = d.coord.lease(leaseName!, {
+        ttlMs: LEASE_TTL_MS,
+        onAcquired: () => {
+          wanted = true;
+          void reconcile();
+        },
+        onLost: () => {
+          wanted = false;
+          void reconcile();
+        },
+      });
+    },
+    async stop() {
+      wanted = false;
+      await reconcile();
+      await lease?.release().catch(() => undefined);
+      lease = null;
+      await adapter.close();
+    },
+  };
+}
+
+// ---- files ------------------------------------------------------------------------------
+
+/**
+ * Writes a mail's bytes (raw source, attachment contents) to files and replaces them by storage
+ * keys in the message: `email.rawRef` (+ `extra.rawSize`), `media[].storageKey` / `sha256`.
+ * Content-addressed (sha256), written atomically (temp file + rename), skipped when present.
+ */
+export async function storeMailFiles(m: InboundMessage, mediaDir: string): Promise<void> {
+  const raw = m.email?.raw;
+  if (raw && m.email) {
+    const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as unknown as Uint8Array);
+    const sha = sha256(buf);
+    m.email.rawRef = await writeFileOnce(mediaDir, `email/${sha}.eml`, buf);
+    m.extra = { ...(m.extra ?? {}), rawSize: buf.length };
+    delete m.email.raw;
+  }
+  for (const media of m.media ?? []) {
+    if (!media.content) continue;
+    const sha = sha256(media.content);
+    media.storageKey = await writeFileOnce(mediaDir, `email/${sha}`, media.content);
+    media.sha256 = sha;
+    media.size = media.content.length;
+    delete media.content;
+  }
+}
+
+/** The file of a storage key (for readers of the `attachments` table). */
+export function mediaPath(mediaDir: string, storageKey: string): string {
+  const p = path.resolve(mediaDir, storageKey);
+  if (!p.startsWith(path.resolve(mediaDir) + path.sep)) throw new Error(`storage key outside the media folder: ${storageKey}`);
+  return p;
+}
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function writeFileOnce(mediaDir: string, key: string, content: Buffer): Promise<string> {
+  const file = mediaPath(mediaDir, key);
+  const existing = await stat(file).catch(() => null);
+  if (existing && existing.size === content.length) return key;
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(tmp, content);
+  await rename(tmp, file);
+  return key;
+}
