@@ -101,8 +101,12 @@ for (const backend of backends()) {
       const phone = newPhone();
       const id = await agentTicket('whatsapp', phone, 'Grace');
       // The page was loaded while the window was open; then the gateway's clock passes it.
+      // Its view is kept as loaded (the scheduler's events would otherwise refresh it
+      // into template mode, which is right but not what this test is about).
       const { page } = await openTicket(id);
       await page.locator('[data-window="free"]').waitFor();
+      const stale = await (await page.request.get(`${t.url}/api/tickets/${id}`, { headers: { authorization: `Bearer ${t.adminToken}` } })).text();
+      await page.route(`${t.url}/api/tickets/${id}`, (route) => (route.request().method() === 'GET' ? route.fulfill({ body: stale, contentType: 'application/json' }) : route.continue()));
       clock.advance(25 * HOUR);
       await page.getByLabel('Reply', { exact: true }).fill('Are you still there?');
       await page.getByRole('button', { name: 'Send', exact: true }).click();
