@@ -1,6 +1,7 @@
 // Every environment variable the gateway reads, in one place (SPEC §5).
 
 import { parseDuration } from '../tickets/durations.js';
+import { parseRateLimit, type RateLimit } from './http/rate-limit.js';
 
 export interface Config {
   port: number;
@@ -39,6 +40,10 @@ export interface Config {
   bodyLimit: string;
   /** Unique per process; names lease holders in logs. */
   instanceId: string;
+  /** API_RATE_LIMIT (default `600/min`, `off` disables): API requests per token, across all processes. */
+  apiRateLimit: RateLimit | null;
+  /** LEASE_TTL (default `10s`): how long singleton leases (scheduler, IMAP, whatsapp-web) outlive a dead holder. */
+  leaseTtlMs: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -81,5 +86,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     schedulerIntervalMs: parseDuration(env.SCHEDULER_INTERVAL || '30s'),
     bodyLimit: env.BODY_LIMIT || '1mb',
     instanceId: env.INSTANCE_ID || `${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    apiRateLimit: parseRateLimit(env.API_RATE_LIMIT ?? '600/min'),
+    leaseTtlMs: parseDuration(env.LEASE_TTL || '10s'),
   };
 }

@@ -15,18 +15,25 @@ import { createBot, SqlFlowVersionStore } from '../bot/index.js';
 import type { BotPort } from '../bot/port.js';
 import { Authenticator, ensureFirstAdmin } from '../tickets/auth.js';
 import { createApi } from '../tickets/api.js';
+import { vendorRoutes } from '../inbox/routes.js';
 import type { TicketContext } from '../tickets/context.js';
 import { ApiError } from '../tickets/errors.js';
 import type { Effects } from '../tickets/events.js';
 import { offerPending } from '../tickets/routing.js';
 import { SettingsStore } from '../tickets/settings.js';
+import { createSlaScan } from '../tickets/sla-scan.js';
+import { createReportRoutes } from '../tickets/reports.js';
+import { Automations } from '../tickets/automations.js';
+import { PresenceExpiry, PresenceTracker } from '../tickets/presence.js';
+import { Triggers } from '../tickets/triggers.js';
+import { createTriggerRoutes } from '../tickets/api-triggers.js';
 import { ChannelRegistry, SIMULATOR_ACCOUNT, createWhatsAppWebTransport } from './channels.js';
-import { createEmailChannel, type EmailChannel } from './email-channel.js';
 import type { Timers, WebClientFactory, WhatsAppWebAdapter } from '../adapters/whatsapp-web/index.js';
 import { createChannelsApi } from '../tickets/api-channels.js';
 import { createMediaRoutes } from './media/routes.js';
 import { MediaStore } from './media/store.js';
 import { logStartupReport } from './startup-report.js';
+import { createEmailChannel, type EmailChannel } from './email-channel.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { createCoordinator } from './coordination/index.js';
@@ -36,6 +43,7 @@ import { EventHub } from './http/events.js';
 import { createFlowRoutes } from './http/flows.js';
 import { createSimulatorRoutes } from './http/simulator.js';
 import { createWebhooks } from './http/webhooks.js';
+import { createRateLimit } from './http/rate-limit.js';
 import { InboundPipeline } from './inbound.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -125,7 +133,7 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
   if (whatsappWeb) channels.register(whatsappWeb, whatsappWeb.account);
 
   // ---- tickets, events, pipelines ---------------------------------------------------
-  const hub = new EventHub(coord);
+  const hub = new EventHub(coord, { warn: (obj, msg) => log.warn(obj, msg) });
   const outbox = new Outbox(channels, clock);
   const ctx: TicketContext = { sql, clock, settings, outbound: outbox, events: hub, log };
   const dispatcher = new Dispatcher(sql, channels, clock, log, metrics, (events) => hub.publish(events));
@@ -145,8 +153,12 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
         log: (level, msg, obj) => (log as any)[level]?.(obj ?? {}, msg),
       });
 
+  ctx.botEnabled = !!bot;
+  const triggers = new Triggers(ctx);
+
   let pipeline: InboundPipeline;
-  const afterCommit = (fx: Effects) => {
+  /** Resolves once the triggers the change called for have run (the API waits for them; others needn't). */
+  const afterCommit = (fx: Effects): Promise<void> => {
     hub.publish(fx.events);
     if (fx.outbox.length) dispatcher.dispatch(fx.outbox);
     for (const s of fx.botStarts) void pipeline.startFlow(s.ticketId, s.flow).catch((err) => log.error({ err, ticket: s.ticketId }, 'starting a flow failed'));
@@ -157,11 +169,14 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
       if (closed || freshHandback) void bot?.end(e.ticketId).catch(() => undefined);
     }
     if (fx.routing.length) void offerPending(ctx, fx.routing, afterCommit).catch((err) => log.error({ err }, 'routing failed'));
+    return triggers.afterCommit(fx, afterCommit);
   };
   pipeline = new InboundPipeline({ sql, coord, ctx, bot, log, metrics, afterCommit });
   const email = createEmailChannel({ config, sql, coord, channels, sink: pipeline, clock, log });
 
   const auth = new Authenticator(sql);
+  const presence = new PresenceTracker(sql, clock, log);
+  auth.onSeen = (userId, req, res) => presence.seen(userId, req, res);
   const admin = await ensureFirstAdmin(sql, config.adminToken, clock.now());
 
   // ---- HTTP -----------------------------------------------------------------------
@@ -180,6 +195,7 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use(createWebhooks(config, pipeline, log, metrics));
+  app.use('/api', createRateLimit(config.apiRateLimit, coord, log));
   app.use('/api', express.json({ limit: config.bodyLimit }));
   app.use('/api', hub.router(auth));
   app.use('/api/flows', auth.middleware(), createFlowRoutes(bot));
@@ -188,12 +204,15 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
   app.use(mediaRoutes.public);
   app.use('/api', createChannelsApi({ config, sql, auth, whatsappWeb, port: () => listeningPort }));
   app.use('/api', createApi({ ctx, auth, afterCommit }));
+  app.use('/api', createTriggerRoutes(triggers, auth));
+  app.use('/api', createReportRoutes(ctx, auth));
   if (simulator) {
     const sim = simulator;
     await coord.subscribe(SIMULATOR_TOPIC, (msg) => sim.record(JSON.parse(msg)));
     app.use('/simulator/api', createSimulatorRoutes(sim, pipeline, clock, publishSim));
     app.get('/simulator', (_req, res) => res.sendFile(path.join(ROOT, 'inbox', 'simulator.html')));
   }
+  app.use(vendorRoutes());
   app.use('/', express.static(path.join(ROOT, 'inbox', 'static'), { index: 'index.html', maxAge: '1h' }));
   app.use('/api', (_req, _res, next) => next(new ApiError(404, 'not_found', 'no such route')));
   app.use((err: any, _req: Request, res: Response, _next: NextFunction) => {
@@ -224,14 +243,23 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
   let unsubscribe: (() => Promise<void>) | null = null;
   let lease: Lease | null = null;
   let leader = false;
-  const jobs: ScheduledJob[] = [];
-  const tick = async () => {
+  const jobs: ScheduledJob[] = [new Automations(ctx, afterCommit).job(), new PresenceExpiry(ctx, afterCommit, presence).job(), createSlaScan(ctx, afterCommit)];
+  let jobsRunning = false;
+  let jobsRanAt = 0;
+  /** Recovery and the outbox sweep always; the scheduled jobs unless `jobs` is false (the fast timer between scheduler runs). */
+  const tick = async (opts: { jobs?: boolean } = {}) => {
     await pipeline.recover();
     if (!(leader || coord.kind === 'memory')) return;
     await dispatcher.sweep();
-    for (const job of jobs) {
-      // One failing job must not stop the others (or the next tick).
-      await job.run(clock.now()).catch((err) => log.error({ err, job: job.name }, 'scheduled job failed'));
+    if (opts.jobs === false || jobsRunning) return;
+    jobsRunning = true;
+    try {
+      for (const job of jobs) {
+        // One failing job must not stop the others (or the next tick).
+        await job.run(clock.now()).catch((err) => log.error({ err, job: job.name }, 'scheduled job failed'));
+      }
+    } finally {
+      jobsRunning = false;
     }
   };
 
@@ -248,21 +276,28 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
         server!.once('error', reject);
         server!.listen(port, resolve);
       });
-      lease = coord.lease('scheduler', { ttlMs: 10_000, onAcquired: () => (leader = true), onLost: () => (leader = false) });
+      lease = coord.lease('scheduler', { ttlMs: config.leaseTtlMs, onAcquired: () => (leader = true), onLost: () => (leader = false) });
       // Work left by a previous run (crash between ack and processing) is picked up now.
       void pipeline.recover(0).catch((err) => log.error({ err }, 'recovery failed'));
+      // The outbox sweep and recovery run often; the scheduled jobs every SCHEDULER_INTERVAL.
       const interval = Math.min(config.schedulerIntervalMs, 5000);
-      timer = setInterval(() => void tick().catch((err) => log.error({ err }, 'background tick failed')), interval);
+      timer = setInterval(() => {
+        const due = Date.now() - jobsRanAt >= config.schedulerIntervalMs;
+        if (due) jobsRanAt = Date.now();
+        void tick({ jobs: due }).catch((err) => log.error({ err }, 'background tick failed'));
+      }, interval);
       timer.unref();
+      presence.start();
+      email?.start(); // the process holding the mailbox lease watches it
       listeningPort = (server.address() as AddressInfo).port;
       logStartupReport(log, config, listeningPort);
       await whatsappWeb?.start();
-      email?.start(); // the process holding the mailbox lease watches it
       return listeningPort;
     },
     tick,
     async stop() {
       if (timer) clearInterval(timer);
+      presence.stop();
       hub.closeAll();
       if (server) {
         server.closeIdleConnections?.();

@@ -224,9 +224,13 @@ export class MemoryHub {
   readonly topics = new Map<string, Set<(message: string) => void>>();
   readonly leases = new Map<string, LeaseState>();
   readonly eventLogs = new Map<string, MemoryEventLog>();
+  /** Token buckets: tokens left at time `at`. */
+  readonly buckets = new Map<string, { tokens: number; at: number }>();
+  readonly now: () => number;
 
   constructor(opts: { now?: () => number } = {}) {
-    this.seen = new ExpiringSet(opts.now ?? Date.now);
+    this.now = opts.now ?? Date.now;
+    this.seen = new ExpiringSet(this.now);
   }
 
   addLease(lease: MemoryLease): void {
@@ -368,6 +372,26 @@ export class MemoryCoordinator implements Coordinator {
       this.hub.eventLogs.set(name, log);
     }
     return log;
+  }
+
+  async takeToken(key: string, capacity: number, refillPerSec: number): Promise<{ allowed: boolean; retryAfterMs: number }> {
+    this.check();
+    const buckets = this.hub.buckets;
+    const now = this.hub.now();
+    const perMs = refillPerSec / 1000;
+    if (buckets.size > 10_000) {
+      // Bounded memory: a bucket that has refilled completely is the same as no bucket.
+      for (const [k, b] of buckets) if (b.tokens + (now - b.at) * perMs >= capacity) buckets.delete(k);
+    }
+    const b = buckets.get(key) ?? { tokens: capacity, at: now };
+    b.tokens = Math.min(capacity, b.tokens + Math.max(0, now - b.at) * perMs);
+    b.at = now;
+    buckets.set(key, b);
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return { allowed: true, retryAfterMs: 0 };
+    }
+    return { allowed: false, retryAfterMs: Math.ceil((1 - b.tokens) / perMs) };
   }
 
   async ping(): Promise<void> {

@@ -5,6 +5,7 @@
 //   lock:<key>    per-conversation lock          SET token NX PX ttl, compare-and-delete
 //   lockw:<key>   "someone is waiting" flag      set by a failed acquire; release publishes a wake-up
 //   lease:<name>  singleton lease                SET token NX PX ttl, renewed by compare-and-pexpire
+//   rl:<key>      token bucket (rate limits)     HSET tokens/at, PEXPIRE until full again
 //   log:<name>    event log                      stream, XADD MAXLEN ~ n (+ PUBLISH ps:log:<name>, one script)
 // Channels:
 //   ps:<topic>    pub/sub topics (one Redis subscription per topic, fanned out locally)
@@ -92,6 +93,30 @@ const LEASE_RELEASE: Script = {
   return 1
 end
 return 0`,
+};
+
+// KEYS[1] bucket; ARGV[1] capacity, ARGV[2] tokens per ms, ARGV[3] ttl ms. {allowed, retry after ms}.
+// Redis's own clock (TIME), so processes with skewed clocks share one bucket fairly.
+const TAKE_TOKEN: Script = {
+  src: `local cap = tonumber(ARGV[1])
+local perMs = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(b[1]) or cap
+local at = tonumber(b[2]) or now
+tokens = math.min(cap, tokens + math.max(0, now - at) * perMs)
+local allowed = 0
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+else
+  wait = math.ceil((1 - tokens) / perMs)
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {allowed, wait}`,
 };
 
 function isNoScript(err: unknown): boolean {
@@ -189,7 +214,7 @@ export class RedisCoordinator implements Coordinator {
       ]);
       await this.subscriber.subscribe(this.wakeChannel, (message: string) => this.onWake(message));
       // Load scripts once so the hot path sends EVALSHA (re-loaded on NOSCRIPT, e.g. after a Redis restart).
-      await Promise.all([LOCK_ACQUIRE, LOCK_RELEASE, EXTEND, LEASE_ACQUIRE, LEASE_RELEASE].map(async (s) => {
+      await Promise.all([LOCK_ACQUIRE, LOCK_RELEASE, EXTEND, LEASE_ACQUIRE, LEASE_RELEASE, TAKE_TOKEN].map(async (s) => {
         s.sha ??= await this.client.scriptLoad(s.src);
       }));
     } catch (err) {
@@ -426,6 +451,17 @@ export class RedisCoordinator implements Coordinator {
       },
       opts.maxLen,
     );
+  }
+
+  // --- rate limiting ----------------------------------------------------------------
+
+  async takeToken(key: string, capacity: number, refillPerSec: number): Promise<{ allowed: boolean; retryAfterMs: number }> {
+    this.check();
+    const perMs = refillPerSec / 1000;
+    // The bucket lives until it would be full again (then it is the same as no bucket).
+    const ttl = Math.max(1000, Math.ceil(capacity / perMs));
+    const r = (await this.run(TAKE_TOKEN, [this.k('rl', key)], [String(capacity), String(perMs), String(ttl)])) as number[];
+    return { allowed: Number(r[0]) === 1, retryAfterMs: Number(r[1]) };
   }
 
   // --- lifecycle --------------------------------------------------------------------

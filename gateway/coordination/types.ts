@@ -52,6 +52,12 @@ export interface Coordinator {
    * with live fan-out to every process and replay after an id (event stream resume).
    */
   eventLog(name: string, opts?: EventLogOptions): EventLog;
+  /**
+   * Takes one token from bucket `key` (holds `capacity` tokens, refilled continuously at
+   * `refillPerSec`; a new bucket starts full). Every process sharing the Redis shares the
+   * bucket. `retryAfterMs`: when the next token will be there (0 when allowed).
+   */
+  takeToken(key: string, capacity: number, refillPerSec: number): Promise<{ allowed: boolean; retryAfterMs: number }>;
   /** Liveness probe for /healthz (rejects while Redis is unreachable). */
   ping(): Promise<void>;
   /** Releases held leases, drops subscriptions, closes connections. Idempotent; later calls reject. */
