@@ -58,20 +58,20 @@ export class PresenceTracker {
   constructor(private readonly sql: Sql, private readonly clock: Clock, private readonly log?: { warn(o: object, m: string): void }) {}
 
   /** Records that `userId` is here now (throttled; never blocks the request). */
-  touch(userId: string, force = false): void {
+  touch(userId: string, force = false): Promise<void> {
     const now = this.clock.now();
     const last = this.lastTouch.get(userId);
-    if (!force && last !== undefined && now - last < TOUCH_EVERY_MS && now >= last) return;
+    if (!force && last !== undefined && now - last < TOUCH_EVERY_MS && now >= last) return Promise.resolve();
     this.lastTouch.set(userId, now);
     if (this.lastTouch.size > 10_000) this.lastTouch.clear();
-    void this.sql
+    return this.sql
       .execute('UPDATE users SET lastSeenAt = ? WHERE id = ? AND (lastSeenAt IS NULL OR lastSeenAt < ?)', [now, userId, now])
-      .catch((err) => this.log?.warn({ err, userId }, 'presence: lastSeenAt not refreshed'));
+      .then(() => undefined, (err) => this.log?.warn({ err, userId }, 'presence: lastSeenAt not refreshed'));
   }
 
   /** The auth middleware's hook: every authenticated request counts; an event stream counts while it is open. */
   seen(userId: string, req: Request, res: Response): void {
-    this.touch(userId);
+    void this.touch(userId);
     const url = req.originalUrl ?? req.url;
     if (!/^\/api\/events(\?|$)/.test(url)) return;
     this.streams.set(userId, (this.streams.get(userId) ?? 0) + 1);
@@ -83,14 +83,14 @@ export class PresenceTracker {
   }
 
   /** Touches every agent with an open event stream on this process. */
-  refreshStreams(): void {
-    for (const userId of this.streams.keys()) this.touch(userId, true);
+  async refreshStreams(): Promise<void> {
+    await Promise.all([...this.streams.keys()].map((userId) => this.touch(userId, true)));
   }
 
   /** Keeps stream holders fresh while this process runs (the scheduler may run elsewhere). */
   start(everyMs = TOUCH_EVERY_MS): void {
     if (this.timer) return;
-    this.timer = setInterval(() => this.refreshStreams(), everyMs);
+    this.timer = setInterval(() => void this.refreshStreams(), everyMs);
     this.timer.unref();
   }
 
@@ -110,7 +110,7 @@ export class PresenceExpiry {
   /** Sets agents not seen for presenceTimeout offline and requeues their active tickets. Returns their ids. */
   async run(now: number): Promise<string[]> {
     // Streams held on this process count as seen right now (other processes refresh theirs on a timer).
-    this.tracker?.refreshStreams();
+    await this.tracker?.refreshStreams();
     const { sql } = this.ctx;
     const settings = await this.ctx.settings.get();
     const cutoff = now - parseDuration(String(settings.presenceTimeout ?? '2m'));

@@ -125,6 +125,7 @@ export async function anyAgentOnline(sql: Sql): Promise<boolean> {
 }
 
 import type { TicketContext } from './context.js';
+import { ApiError } from './errors.js';
 import { Effects } from './events.js';
 import { moveStatus } from './lifecycle.js';
 import { getTicket } from './store.js';
@@ -133,13 +134,20 @@ import { getTicket } from './store.js';
 export async function offerPending(ctx: TicketContext, ids: string[], afterCommit: (fx: Effects) => void): Promise<void> {
   for (const id of [...new Set(ids)]) {
     const fx = new Effects();
-    await ctx.sql.tx(async (tx) => {
-      const t = await getTicket(tx, id);
-      if (!t || t.status !== 'pending') return;
-      const agent = await pickAgent(tx, t.teamId, ctx.clock.now());
-      if (!agent) return;
-      await moveStatus(ctx, tx, fx, t, 'active', { kind: 'system' }, { assigneeId: agent, as: 'system', cause: 'assigned' });
-    });
+    try {
+      await ctx.sql.tx(async (tx) => {
+        const t = await getTicket(tx, id);
+        if (!t || t.status !== 'pending') return;
+        const agent = await pickAgent(tx, t.teamId, ctx.clock.now());
+        if (!agent) return;
+        await moveStatus(ctx, tx, fx, t, 'active', { kind: 'system' }, { assigneeId: agent, as: 'system', cause: 'assigned' });
+      });
+    } catch (err) {
+      // Another offer (a presence change, a handoff) took this ticket at the same moment:
+      // that one won; the rest of the queue must still be offered.
+      if (err instanceof ApiError && err.status === 409) continue;
+      throw err;
+    }
     afterCommit(fx);
   }
 }
