@@ -108,7 +108,9 @@ export class MediaStore {
     const full: AttachmentRow = { ...row, id: row.id ?? newId(row.createdAt) };
     await sql.execute(
       'INSERT INTO attachments (id, messageId, ticketId, filename, contentType, size, storageKey, sha256, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      [full.id, full.messageId, full.ticketId, full.filename, full.contentType, full.size, full.storageKey, full.sha256, full.createdAt],
+      // attachments.sha256 is VARCHAR(24), too short for the hex digest: the hash lives in the
+      // content-addressed storage key instead and is read back from there (fromRow).
+      [full.id, full.messageId, full.ticketId, full.filename, full.contentType, full.size, full.storageKey, null, full.createdAt],
     );
     return full;
   }
@@ -127,6 +129,6 @@ export class MediaStore {
 function fromRow(r: any): AttachmentRow {
   r.size = Number(r.size);
   r.createdAt = Number(r.createdAt);
-  r.sha256 = r.sha256 ?? null;
+  r.sha256 = r.sha256 ?? /(?:^|\/)([0-9a-f]{64})(?:\.[a-z0-9]+)?$/.exec(r.storageKey)?.[1] ?? null;
   return r as AttachmentRow;
 }

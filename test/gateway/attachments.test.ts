@@ -273,7 +273,7 @@ for (const backend of backends()) {
         expect(res.status).to.equal(201);
         await waitFor(async () => (await p.query('SELECT status FROM messages WHERE id = ?', [body.id]))[0].status === 'sent', 5000, 'sent');
         const [att] = await p.query('SELECT * FROM attachments WHERE messageId = ?', [body.id]);
-        const publicUrl = `${PUBLIC}/media/public/${att.id}/${att.sha256}`;
+        const publicUrl = `${PUBLIC}/media/public/${att.id}/${String(att.storageKey).split('/').pop()}`;
         const sends = p.graph.messages().filter((r) => r.body?.recipient?.id === igsid);
         expect(sends.map((r) => r.body)).to.deep.equal([{ recipient: { id: igsid }, message: { attachment: { type: 'image', payload: { url: publicUrl } } } }]);
         expect(p.graph.requests.some((r) => r.path.endsWith('/message_attachments'))).to.equal(false);
