@@ -178,14 +178,22 @@ export function exportRoutes(d: ExportDeps): Router {
   return r;
 }
 
-/** Waits until the socket takes more data (or is gone). */
+/** A client that reads nothing for this long is cut off (it holds no database resources meanwhile). */
+const STALL_MS = 120_000;
+
+/** Waits until the socket takes more data (or is gone, or stalled too long). */
 function drained(res: Response): Promise<void> {
   return new Promise((resolve) => {
-    const done = () => {
+    const timer = setTimeout(() => {
+      res.destroy();
+      done();
+    }, STALL_MS);
+    function done() {
+      clearTimeout(timer);
       res.off('drain', done);
       res.off('close', done);
       resolve();
-    };
+    }
     res.on('drain', done);
     res.on('close', done);
   });
