@@ -136,14 +136,13 @@ function Shell({ me, setMe }) {
 
   /** New work: an unread mark, and the optional sound / desktop notification. */
   function onEvent(e) {
-    const fresh = (e.type === 'message.created' && e.data?.direction === 'in')
+    const t = known.current.get(e.ticketId);
+    // Customer messages count on agent tickets only: while the bot answers there is nothing to read yet.
+    const fresh = (e.type === 'message.created' && e.data?.direction === 'in' && t?.type === 'agent')
       || e.type === 'ticket.handoff'
       || (e.type === 'ticket.created' && e.data?.type !== 'bot');
     if (!fresh || e.ticketId === openRef.current) return;
-    const wasBot = e.type === 'message.created' && known.current.get(e.ticketId)?.type === 'bot';
-    if (wasBot) return; // the bot is answering: nothing for an agent to read yet
     setUnread((u) => new Set(u).add(e.ticketId));
-    const t = known.current.get(e.ticketId);
     const title = e.type === 'message.created' ? 'New customer message' : 'New ticket for agents';
     alertNewWork(prefsRef.current, title, t ? `${t.subject} (${e.ticketId})` : e.ticketId, e.ticketId);
   }

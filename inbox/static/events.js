@@ -28,6 +28,8 @@ export function connectEvents(token, onEvent, onStatus = () => {}) {
       }
     };
     for (const t of EVENT_TYPES) source.addEventListener(t, handle);
+    // Away longer than the gateway's event log reaches back: reload what is on screen.
+    source.addEventListener('resync', () => onStatus('live'));
     source.onmessage = handle;
     source.onerror = () => {
       onStatus('reconnecting');

@@ -63,6 +63,8 @@ export function TicketList({ me, lookups, selectedId, unread, onItems }) {
   const [showFilters, setShowFilters] = useState(Object.values(initial.filters).some(Boolean));
   const seq = useRef(0);
   const count = useRef(50);
+  const shown = useRef(new Set());
+  shown.current = new Set((items ?? []).map((t) => t.id));
 
   const state = { view, filters, q: query, sort };
   const key = JSON.stringify(state);
@@ -104,6 +106,8 @@ export function TicketList({ me, lookups, selectedId, unread, onItems }) {
   useEffect(() => {
     const d = debounce(() => refresh.current(), 150);
     const off = bus.on((e) => {
+      // Messages change nothing the list shows unless their ticket is on screen.
+      if (e.type.startsWith('message.') && !shown.current.has(e.ticketId)) return;
       if (e.type === 'connected' || e.type.startsWith('ticket.') || e.type.startsWith('message.') || e.type.startsWith('sla.')) d();
     });
     return () => {

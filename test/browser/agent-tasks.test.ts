@@ -204,7 +204,7 @@ for (const backend of backends()) {
       console.log(`      first load: ${sizes.size} files, ${(total / 1024).toFixed(1)} KB gzipped`);
 
       // Every form control has an accessible name.
-      const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
+      const unlabelled = await page.evaluate(() => Array.from(document.querySelectorAll('input, select, textarea'))
         .filter((el) => !(el as HTMLInputElement).labels?.length && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
         .map((el) => el.outerHTML.slice(0, 80)));
       expect(unlabelled).to.deep.equal([]);
