@@ -16,11 +16,12 @@ import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { TicketContext } from '../tickets/context.js';
 import { Effects } from '../tickets/events.js';
-import { handoff, loadTicket } from '../tickets/lifecycle.js';
+import { handoff, loadTicket, moveStatus } from '../tickets/lifecycle.js';
 import { BOT, type TicketRow } from '../tickets/model.js';
 import { getConversation, getMessageByExternalId, insertTimeline, updateTicket } from '../tickets/store.js';
 import { threadInbound } from '../tickets/threading.js';
 import { ApiError } from '../tickets/errors.js';
+import { csatAwaitingAnswer, csatTurnReopens, recordCsatPosition, CUSTOMER } from '../tickets/csat.js';
 import { recordAppEcho } from './app-echoes.js';
 
 interface InboundRow {
@@ -155,7 +156,7 @@ export class InboundPipeline implements InboundSink {
             await tx.execute("UPDATE inbound SET status = 'ignored', processedAt = ? WHERE id = ?", [this.d.ctx.clock.now(), row.id]);
             return { ticket: null, runBot: false };
           }
-          const runBot = !!this.d.bot && th.stored && th.ticket.type === 'bot' && th.ticket.status === 'active' && !msg.email?.automatic;
+          const runBot = !!this.d.bot && th.stored && ((th.ticket.type === 'bot' && th.ticket.status === 'active') || csatAwaitingAnswer(th.ticket)) && !msg.email?.automatic;
           await tx.execute('UPDATE inbound SET status = ?, ticketId = ?, messageId = ?, processedAt = ? WHERE id = ?', [
             runBot ? 'stored' : 'done', th.ticket.id, th.message.id, this.d.ctx.clock.now(), row.id,
           ]);
@@ -171,7 +172,7 @@ export class InboundPipeline implements InboundSink {
   }
 
   private async botTurn(row: InboundRow, msg: InboundMessage, ticket: TicketRow): Promise<void> {
-    if (ticket.type !== 'bot' || ticket.status !== 'active') {
+    if ((ticket.type !== 'bot' || ticket.status !== 'active') && !csatAwaitingAnswer(ticket)) {
       await this.d.sql.execute("UPDATE inbound SET status = 'done' WHERE id = ?", [row.id]);
       return;
     }
@@ -219,14 +220,20 @@ export class InboundPipeline implements InboundSink {
     await this.d.sql.tx(async (tx) => {
       let t = await loadTicket(tx, ticket.id);
       const botOwns = t.type === 'bot' && t.status === 'active';
-      if (botOwns || input.startFlow === 'feedback') {
-        for (const content of result.replies) {
+      // A customer message while the rating is awaited (tickets/csat.ts): the feedback flow answers it.
+      const csatTurn = !!input.message && csatAwaitingAnswer(t);
+      const csat = csatTurn ? csatTurnReopens(t, result) : null;
+      if (botOwns || input.startFlow === 'feedback' || csatTurn) {
+        // Not an answer to the rating question: the bot's re-ask is dropped and the ticket reopens below.
+        for (const content of csat === 'not_an_answer' ? [] : result.replies) {
           await ctx.outbound.enqueue(tx, fx, { ticket: t, content, author: 'bot', automatic: true }).catch((err) => {
             if (!(err instanceof ApiError)) throw err;
             this.d.log.info({ ticket: t.id, code: err.code }, 'bot reply not sent: channel rules');
           });
         }
         for (const s of result.signals) t = await this.applySignal(tx, fx, t, s);
+        if (csat === 'escalate' || csat === 'not_an_answer') t = await moveStatus(ctx, tx, fx, t, 'active', CUSTOMER, { cause: 'reopened_by_customer', as: 'customer' });
+        else if (csat === 'answer' || input.startFlow === 'feedback') await recordCsatPosition(tx, t, result);
       }
       await finish?.(tx);
     });

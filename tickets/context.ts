@@ -32,4 +32,6 @@ export interface TicketContext {
   outbound: OutboundPort;
   events: EventPublisher;
   log: Logger;
+  /** False when the gateway runs without a bot (no CSAT question can be asked). */
+  botEnabled?: boolean;
 }

@@ -10,6 +10,7 @@ import type { Effects } from './events.js';
 import { moveStatus } from './lifecycle.js';
 import { openKeyFor, type Actor, type ConversationRow, type MessageRow, type TicketRow } from './model.js';
 import { pickAgent } from './routing.js';
+import { csatAwaitingAnswer } from './csat.js';
 import { threadEmail } from './email-threading.js';
 import { ensureConversation, findOpenTicket, insertMessage, insertTicket, insertTimeline, resolveContact, touchInbound, updateTicket } from './store.js';
 
@@ -146,7 +147,8 @@ export async function threadInbound(ctx: TicketContext, tx: Sql, fx: Effects, ms
   await touchInbound(tx, conv.id, msg.timestamp, now);
   const customer: Actor = { kind: 'customer', id: contactId, name: msg.contactName };
   await insertTimeline(tx, ticket.id, now, 'message', customer, { messageId: message.id });
-  if (CUSTOMER_REVIVES.has(ticket.status)) {
+  // An answer to the rating question goes to the feedback flow first (it reopens the ticket only if it isn't one).
+  if (CUSTOMER_REVIVES.has(ticket.status) && !csatAwaitingAnswer(ticket)) {
     const cause = ticket.status === 'resolved' ? 'reopened_by_customer' : 'customer_reply';
     ticket = await moveStatus(ctx, tx, fx, ticket, 'active', customer, { cause, as: 'customer' });
   }
