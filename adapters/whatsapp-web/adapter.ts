@@ -261,6 +261,19 @@ export class WhatsAppWebAdapter implements ChannelAdapter {
     }
   }
 
+  /** Inbound media by message id (the id is the media reference), downloaded through the session holder's client. */
+  async fetchMedia(mediaId: string): Promise<{ data: Buffer; mimeType?: string; size: number }> {
+    const client = this.client;
+    if (!client || this.state !== 'ready' || !client.getMessageById) {
+      throw new SendError(`whatsapp-web media is only available from the process holding the session while connected (${this.state})`, 'media_unavailable', true);
+    }
+    const message = await client.getMessageById(mediaId);
+    const media = message?.downloadMedia ? await message.downloadMedia() : undefined;
+    if (!media) throw new SendError(`media of ${mediaId} is no longer available on the phone`, 'media_unavailable', false);
+    const data = Buffer.from(media.data, 'base64');
+    return { data, mimeType: media.mimetype, size: data.length };
+  }
+
   /** Asks the process holding the session to send; its answer comes back on our reply topic. */
   private async forward(envelope: OutboundEnvelope): Promise<SendResult> {
     const id = randomUUID();

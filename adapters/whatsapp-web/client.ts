@@ -39,6 +39,8 @@ export interface WebClient {
   initialize(): Promise<void>;
   sendMessage(chatId: string, content: string | WebMedia, options?: { caption?: string; sendMediaAsDocument?: boolean }): Promise<{ id: { _serialized: string } }>;
   destroy(): Promise<void>;
+  /** A message by its serialized id (for downloading its media later). */
+  getMessageById?(messageId: string): Promise<WebMessage | null | undefined>;
 }
 
 export interface WebClientFactory {

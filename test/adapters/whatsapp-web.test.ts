@@ -33,6 +33,10 @@ class FakeClient extends EventEmitter {
   async destroy(): Promise<void> {
     this.destroyed++;
   }
+  readonly known = new Map<string, WebMessage>();
+  async getMessageById(id: string) {
+    return this.known.get(id) ?? null;
+  }
 }
 
 function fakeFactory(): WebClientFactory & { clients: FakeClient[] } {
@@ -165,6 +169,21 @@ describe('whatsapp-web adapter (fake client)', () => {
     await tick();
     expect(sink.messages).to.have.length(1);
     expect(sink.messages[0]).to.include({ externalId: m.id._serialized, from: '34600111222', text: 'I need help', contactName: 'Ana' });
+  });
+
+  it('fetches inbound media through the client (getMessageById + downloadMedia) once connected', async () => {
+    const { a, factory } = await adapter();
+    const early = await a.fetchMedia('x').catch((e) => e);
+    expect(early).to.include({ code: 'media_unavailable' });
+    const client = factory.clients[0]!;
+    client.emit('ready');
+    const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]);
+    const m = webMessage({ from: '34600111222@c.us', body: '', type: 'image', extra: { hasMedia: true, downloadMedia: async () => ({ data: jpeg.toString('base64'), mimetype: 'image/jpeg' }) } });
+    client.known.set(m.id._serialized, m);
+    const got = await a.fetchMedia(m.id._serialized);
+    expect(got.data.equals(jpeg)).to.equal(true);
+    expect(got).to.include({ mimeType: 'image/jpeg', size: jpeg.length });
+    expect(await a.fetchMedia('false_gone@c.us_X').catch((e) => e.code)).to.equal('media_unavailable');
   });
 
   it('renders choices as numbered text, sends to <number>@c.us, refuses templates, and is not_connected (retryable) before ready', async () => {
