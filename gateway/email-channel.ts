@@ -28,9 +28,6 @@ import type { Coordinator, Lease } from './coordination/types.js';
 import type { Sql } from './db/sql.js';
 import type { Logger } from './log.js';
 
-/** A lease holder that died is replaced within this long. */
-const LEASE_TTL_MS = 15_000;
-
 export interface EmailChannelDeps {
   config: Config;
   sql: Sql;
@@ -126,7 +123,7 @@ export function createEmailChannel(d: EmailChannelDeps): EmailChannel | null {
     start() {
       if (!watcher || lease) return;
       lease = d.coord.lease(leaseName!, {
-        ttlMs: LEASE_TTL_MS,
+        ttlMs: d.config.leaseTtlMs, // LEASE_TTL: a holder that died is replaced within this long
         onAcquired: () => {
           wanted = true;
           void reconcile();

@@ -252,5 +252,38 @@ describe('email bounces', () => {
   it('an ordinary mail has no bounceOf', async () => {
     const m = await parseEmail(mail([]), { account: ACCOUNT });
     expect(m.email?.bounceOf).to.equal(undefined);
+    expect(m.email?.bounceReason).to.equal(undefined);
+  });
+
+  it('bounceReason: the Status of the delivery-status part when there is no Diagnostic-Code', async () => {
+    const m = await parseEmail(bounce(original), { account: ACCOUNT });
+    expect(m.email?.bounceReason).to.equal('failed (status 5.1.1)');
+  });
+
+  it('bounceReason: the Diagnostic-Code (folded lines joined) when there is one', async () => {
+    const withDiag = bounce(original).toString('utf8').replace('Status: 5.1.1', 'Status: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 <nobody@example.net>:\r\n Recipient address rejected');
+    const m = await parseEmail(Buffer.from(withDiag), { account: ACCOUNT });
+    expect(m.email?.bounceReason).to.equal('550 5.1.1 <nobody@example.net>: Recipient address rejected');
+  });
+});
+
+describe('email ticket references (markers.ts)', () => {
+  it('finds our body marker in the quoted part, though the visible text drops it', async () => {
+    const m = await parseEmail(mail([], 'Still waiting.\r\n\r\nOn Mon, Support wrote:\r\n> Your order ships.\r\n> [#AB12CD3]\r\n'), { account: ACCOUNT });
+    expect(m.text).to.equal('Still waiting.');
+    expect(m.email?.refs).to.deep.equal(['AB12CD3']);
+  });
+
+  it('finds a reply token in To, Cc or Delivered-To of our support address only', async () => {
+    const m = await parseEmail(
+      mail(['To: Support <support+ab12cd3@example.com>', 'Cc: other+zz99yy8@example.com, support+q1w2e3r@elsewhere.org', 'Delivered-To: support+k9m8n7p@example.com']),
+      { account: ACCOUNT },
+    );
+    expect(m.email?.refs).to.deep.equal(['AB12CD3', 'K9M8N7P']);
+  });
+
+  it('an ordinary mail has no refs', async () => {
+    const m = await parseEmail(mail([]), { account: ACCOUNT });
+    expect(m.email?.refs).to.equal(undefined);
   });
 });

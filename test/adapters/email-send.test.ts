@@ -108,6 +108,25 @@ describe('email send (SMTP)', () => {
     expect(got.parsed.inReplyTo).to.equal(undefined);
   });
 
+  it('mail of a ticket ends with its marker [#ref] (text and HTML); Reply-To carries the token only when replyTokens is on', async () => {
+    await adapter.send(envelope({ messageId: 'r-1', email: { subject: 'Order 42', inReplyTo: '<c@example.org>', ref: 'AB12CD3' } }));
+    const plain = await sink.next();
+    expect(plain.parsed.text?.trimEnd().endsWith('[#AB12CD3]')).to.equal(true);
+    expect(plain.parsed.html).to.include('[#AB12CD3]');
+    expect(plain.parsed.replyTo).to.equal(undefined);
+    // The customer's answer quoting it names the ticket again.
+    const quoted = await parseEmail(Buffer.from(`From: ${CUSTOMER}\r\nTo: ${SUPPORT}\r\nSubject: Re\r\nMessage-ID: <q@example.org>\r\n\r\nYes\r\n\r\n> ${plain.parsed.text!.trim().split('\n').join('\r\n> ')}\r\n`), { account: SUPPORT });
+    expect(quoted.email?.refs).to.deep.equal(['AB12CD3']);
+
+    const tokens = createEmailAdapter({ smtpUrl: sink.url, supportEmail: SUPPORT, replyTokens: true });
+    try {
+      await tokens.send(envelope({ messageId: 'r-2', email: { subject: 'Order 42', ref: 'AB12CD3' } }));
+      expect((await sink.next()).parsed.replyTo?.value[0].address).to.equal('support+ab12cd3@example.com');
+    } finally {
+      await tokens.close();
+    }
+  });
+
   it('bot and system mail, and mail flagged automatic, carry Auto-Submitted: auto-replied', async () => {
     await adapter.send(envelope({ messageId: 'b-1', author: 'bot' }));
     const bot = await sink.next();

@@ -330,6 +330,27 @@ for (const backend of backends()) {
       expect(tickets[0].subject).to.equal('Where is my parcel');
     });
 
+    it("an agent's reply with a file goes out as a mail with the attachment, threaded on the customer's mail", async () => {
+      const from = customer();
+      const first = mid();
+      await append(mail({ from, subject: 'Need the invoice', id: first, body: 'Please send the invoice.' }));
+      await processed(b, first);
+      const [t] = await ticketsOf(b, from);
+      const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.from(rand(300), 'hex')]);
+      const form = new FormData();
+      form.append('text', 'Here it is.');
+      form.append('file', new Blob([pdf], { type: 'application/pdf' }), 'invoice-1234.pdf');
+      const res = await fetch(`${b.url}/api/tickets/${t.id}/messages`, { method: 'POST', headers: { authorization: `Bearer ${e.adminToken}` }, body: form });
+      expect(res.status, await res.clone().text()).to.equal(201);
+      const out = await nextMailTo(smtp, from, seen);
+      expect(out.parsed.inReplyTo).to.equal(first);
+      expect(out.parsed.text).to.include('Here it is.');
+      expect(out.parsed.attachments).to.have.length(1);
+      expect(out.parsed.attachments[0].filename).to.equal('invoice-1234.pdf');
+      expect(out.parsed.attachments[0].contentType).to.equal('application/pdf');
+      expect(out.parsed.attachments[0].content.equals(pdf)).to.equal(true);
+    });
+
     it('threads by References (newest first), the body marker and the reply token when In-Reply-To is missing; never into another contact\'s ticket', async () => {
       const from = customer();
       const first = mid();
