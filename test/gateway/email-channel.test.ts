@@ -351,6 +351,24 @@ for (const backend of backends()) {
       expect(out.parsed.attachments[0].content.equals(pdf)).to.equal(true);
     });
 
+    it("an agent-initiated email ticket goes out with its subject; the customer's answer threads into it (proactive -> active)", async () => {
+      const to = customer();
+      const created = await b.api('POST', '/api/tickets', { channel: 'email', to, subject: 'Your order 77 is delayed', message: { text: 'Sorry, it ships next week.' } });
+      expect(created.status, JSON.stringify(created.body)).to.equal(201);
+      const id = created.body.id;
+      expect(created.body.status).to.equal('proactive');
+      const out = await nextMailTo(smtp, to, seen);
+      expect(out.parsed.subject).to.equal('Your order 77 is delayed');
+      expect(out.parsed.inReplyTo).to.equal(undefined);
+      expect(out.parsed.text).to.include(`[#${id}]`);
+      const answer = mid('answer');
+      await append(mail({ from: to, subject: 'Re: Your order 77 is delayed', id: answer, inReplyTo: out.parsed.messageId, body: 'OK, thanks.' }));
+      await processed(b, answer);
+      const tickets = await ticketsOf(b, to);
+      expect(tickets.map((t) => t.id)).to.deep.equal([id]);
+      expect(tickets[0].status).to.equal('active');
+    });
+
     it('threads by References (newest first), the body marker and the reply token when In-Reply-To is missing; never into another contact\'s ticket', async () => {
       const from = customer();
       const first = mid();
