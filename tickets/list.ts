@@ -198,6 +198,12 @@ export interface ListPage {
   nextCursor: string | null;
 }
 
+/** Compares sort values as the databases do: numbers numerically, strings by code point (UTF-8 byte order). */
+function compareValues(a: string | number, b: string | number): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  return Buffer.compare(Buffer.from(String(a)), Buffer.from(String(b)));
+}
+
 export async function listTickets(sql: Sql, q: ListQuery, me: string, _settings: Settings, now: number): Promise<ListPage> {
   const limit = q.limit === undefined || q.limit === '' ? 50 : Number(q.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw badRequest('limit must be an integer from 1 to 200');
@@ -205,25 +211,43 @@ export async function listTickets(sql: Sql, q: ListQuery, me: string, _settings:
   const desc = sort.startsWith('-');
   const segments = segmentsOf(sort.replace(/^-/, ''), desc);
   const cursor = decode(q.cursor, sort, segments.length);
-  const { where, params } = whereOf(q, me, now);
+  // A list of statuses (the inbox's usual filter) runs as one query per status, merged here:
+  // each is an equality the (status, ...) indexes serve in order, where an IN list would
+  // make the database sort every matching ticket before returning the first page.
+  const statuses = list(q.status);
+  const branches = statuses.length > 1 && statuses.every((v) => (STATUSES as readonly string[]).includes(v)) ? [...new Set(statuses)] : [null];
+  const { where, params } = whereOf(branches[0] === null ? q : { ...q, status: undefined }, me, now);
   const dir = desc ? 'DESC' : 'ASC';
   const cmp = desc ? '<' : '>';
   const out: { row: TicketRow; s: number }[] = [];
   for (let s = cursor?.s ?? 0; s < segments.length && out.length <= limit; s++) {
     const seg = segments[s];
-    const w = [...where];
-    const p = [...params];
-    if (seg.cond) w.push(seg.cond);
-    if (cursor && cursor.s === s) {
-      // Written so the column's index serves the range (an OR alone would not).
-      w.push(`${seg.col} ${cmp}= ? AND (${seg.col} ${cmp} ? OR t.id ${cmp} ?)`);
-      p.push(cursor.v, cursor.v, cursor.id);
+    const need = limit + 1 - out.length;
+    const found: TicketRow[] = [];
+    for (const status of branches) {
+      const w = [...where];
+      const p = [...params];
+      if (status !== null) {
+        w.push('t.status = ?');
+        p.push(status);
+      }
+      if (seg.cond) w.push(seg.cond);
+      if (cursor && cursor.s === s) {
+        // Written so the column's index serves the range (an OR alone would not).
+        w.push(`${seg.col} ${cmp}= ? AND (${seg.col} ${cmp} ? OR t.id ${cmp} ?)`);
+        p.push(cursor.v, cursor.v, cursor.id);
+      }
+      const rows = await sql.query(
+        `SELECT t.* FROM tickets t ${w.length ? `WHERE ${w.join(' AND ')}` : ''} ORDER BY ${seg.col} ${dir}, t.id ${dir} LIMIT ${need}`,
+        p as any[],
+      );
+      for (const r of rows) found.push(ticketFromRow(r));
     }
-    const rows = await sql.query(
-      `SELECT t.* FROM tickets t ${w.length ? `WHERE ${w.join(' AND ')}` : ''} ORDER BY ${seg.col} ${dir}, t.id ${dir} LIMIT ${limit + 1 - out.length}`,
-      p as any[],
-    );
-    for (const r of rows) out.push({ row: ticketFromRow(r), s });
+    if (branches.length > 1) {
+      const sign = desc ? -1 : 1;
+      found.sort((x, y) => sign * (compareValues(seg.value(x), seg.value(y)) || compareValues(x.id, y.id)));
+    }
+    for (const row of found.slice(0, need)) out.push({ row, s });
   }
   if (out.length <= limit) return { rows: out.map((x) => x.row), nextCursor: null };
   const last = out[limit - 1];
