@@ -39,6 +39,10 @@ export function parseWhatsAppWebhook(body: unknown, opts: WhatsAppParseOptions =
 function parseChange(change: Json | undefined, opts: WhatsAppParseOptions, batch: WebhookBatch, seen: Set<string>): void {
   const field = asString(change?.field);
   const value = asRecord(change?.value);
+  if (field === 'smb_message_echoes' && value) {
+    parseEchoes(value, opts, batch);
+    return;
+  }
   if (field !== 'messages' || !value) {
     batch.ignored.push(`change field ${quote(field ?? 'none')} is not handled`);
     return;
@@ -176,4 +180,34 @@ function parseStatus(status: Json, account: string, batch: WebhookBatch): void {
   batch.errors.push(...errors);
   if (value === 'failed') update.error = errors[0] ?? { code: 'unknown', message: 'failed without an error' };
   batch.statuses.push(update);
+}
+
+/**
+ * Coexistence (a number used in the WhatsApp Business app and the Cloud API at once):
+ * messages the business typed in the app come back as `smb_message_echoes`. They are
+ * not customer messages; the gateway records them on the ticket as agent messages.
+ */
+function parseEchoes(value: Json, opts: WhatsAppParseOptions, batch: WebhookBatch): void {
+  const account = asString(asRecord(value.metadata)?.phone_number_id);
+  if (!account) {
+    batch.rejected.push('change without metadata.phone_number_id');
+    return;
+  }
+  if (opts.phoneNumberId && account !== opts.phoneNumberId) {
+    batch.ignored.push(`phone_number_id ${account} is not this account (${opts.phoneNumberId})`);
+    return;
+  }
+  for (const e of asArray(value.message_echoes)) {
+    const echo = asRecord(e) ?? {};
+    const externalId = asString(echo.id);
+    const to = asString(echo.to) ?? asString(echo.to_user_id);
+    const timestamp = parseTimestamp(echo.timestamp, 'seconds');
+    if (!externalId || !to || timestamp === undefined) {
+      batch.rejected.push(`message echo without id, recipient or timestamp: ${externalId ?? 'unknown'}`);
+      continue;
+    }
+    const content = messageContent(echo);
+    const text = 'ignore' in content ? '' : content.text;
+    batch.events.push({ type: 'echo', channel: 'whatsapp', account, to, externalId, text, timestamp });
+  }
 }

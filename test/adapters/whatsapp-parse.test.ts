@@ -23,6 +23,19 @@ describe('parseWhatsAppWebhook', () => {
     });
   });
 
+  it('smb_message_echoes (coexistence): messages typed in the WhatsApp Business app become echo events, not customer messages', () => {
+    const body = {
+      object: 'whatsapp_business_account',
+      entry: [{ id: 'WABA', changes: [{ field: 'smb_message_echoes', value: {
+        messaging_product: 'whatsapp', metadata: { display_phone_number: '15550001111', phone_number_id: PHONE_ID },
+        message_echoes: [{ from: '15550001111', to: '34600111222', id: 'wamid.app1', timestamp: '1700000100', type: 'text', text: { body: 'Sent from the app' } }],
+      } }] }],
+    };
+    const b = parseWhatsAppWebhook(body, { phoneNumberId: PHONE_ID });
+    expect(b.messages).to.be.empty;
+    expect(b.events).to.deep.equal([{ type: 'echo', channel: 'whatsapp', account: PHONE_ID, to: '34600111222', externalId: 'wamid.app1', text: 'Sent from the app', timestamp: 1_700_000_100_000 }]);
+  });
+
   it('ignores a change for another phone number when phoneNumberId is given', () => {
     const body = payload({ contacts, messages: [msg({ type: 'text', text: { body: 'hi' } })] }, '999');
     expect(parseWhatsAppWebhook(body).messages, 'without the option, accepted').to.have.length(1);

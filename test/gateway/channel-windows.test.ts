@@ -85,6 +85,26 @@ for (const backend of backends()) {
       });
     });
 
+    it('WhatsApp coexistence: a message typed in the WhatsApp Business app (smb_message_echoes) is recorded as an agent message', async () => {
+      const phone = newPhone();
+      await t.webhook(waTextBody({ from: phone, id: newWamid(), text: 'are you open today?', timestamp: Math.floor(clock.now() / 1000) }));
+      const id = await ticketOf(phone);
+      const echoId = newWamid();
+      const echo = {
+        object: 'whatsapp_business_account',
+        entry: [{ id: '8856996819413533', changes: [{ field: 'smb_message_echoes', value: {
+          messaging_product: 'whatsapp', metadata: { display_phone_number: '+1 555 010 0000', phone_number_id: PHONE_NUMBER_ID },
+          message_echoes: [{ from: '15550100000', to: phone, id: echoId, timestamp: String(Math.floor(clock.now() / 1000) + 5), type: 'text', text: { body: 'Yes, until 8 pm!' } }],
+        } }] }],
+      };
+      expect((await t.webhook(echo)).status).to.equal(200);
+      const detail = await t.api('GET', `/api/tickets/${id}`);
+      const out = detail.body.timeline.filter((e: any) => e.type === 'message' && e.message?.direction === 'out');
+      expect(out).to.have.length(1);
+      expect(out[0].actor).to.deep.equal({ kind: 'agent', name: 'via WhatsApp app' });
+      expect(out[0].message).to.include({ text: 'Yes, until 8 pm!', author: 'agent', authorId: null });
+    });
+
     describe('Instagram', () => {
       const igPath = `/v23.0/${IG_ACCOUNT_ID}/messages`;
       const sendsTo = (igsid: string) => t.graph.messages().filter((r) => r.path === igPath && r.body?.recipient?.id === igsid);
