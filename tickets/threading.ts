@@ -9,9 +9,9 @@ import type { TicketContext } from './context.js';
 import type { Effects } from './events.js';
 import { moveStatus } from './lifecycle.js';
 import { openKeyFor, type Actor, type ConversationRow, type MessageRow, type TicketRow } from './model.js';
-import { pickAgent } from './routing.js';
-import { csatAwaitingAnswer } from './csat.js';
+import { pickAgent, routeTeam } from './routing.js';
 import { threadEmail } from './email-threading.js';
+import { csatAwaitingAnswer } from './csat.js';
 import { ensureConversation, findOpenTicket, insertMessage, insertTicket, insertTimeline, resolveContact, touchInbound, updateTicket } from './store.js';
 
 export interface Threaded {
@@ -52,7 +52,9 @@ export interface OpenTicketOptions {
 export async function openTicket(ctx: TicketContext, tx: Sql, fx: Effects, msg: InboundMessage, conv: ConversationRow, now: number, o: OpenTicketOptions = {}): Promise<TicketRow> {
   const settings = await ctx.settings.get();
   const bot = settings.botChannels.includes(msg.channel) && !msg.email?.automatic;
-  const assigneeId = bot ? null : await pickAgent(tx, null);
+  // Agent tickets are routed at once (team by the routing rules); bot tickets are routed on handoff.
+  const teamId = bot ? null : await routeTeam(tx, { category: null, channel: msg.channel, priority: 'medium' });
+  const assigneeId = bot ? null : await pickAgent(tx, teamId, now);
   const t: TicketRow = {
     id: newTicketId(),
     conversationId: conv.id,
@@ -68,7 +70,7 @@ export async function openTicket(ctx: TicketContext, tx: Sql, fx: Effects, msg: 
     tags: '[]',
     assigneeId,
     lastAssigneeId: assigneeId,
-    teamId: null,
+    teamId,
     createdBy: 'customer',
     createdById: null,
     linkedTicketId: o.linkedTicketId ?? null,
