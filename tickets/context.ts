@@ -1,7 +1,7 @@
 // What ticket logic needs from the outside, injected by the composition root
 // (gateway/main.ts). tickets/ imports no bot and no specific adapter.
 
-import type { Capabilities, OutboundContent, TicketChannel } from '../adapters/types.js';
+import type { Capabilities, Channel, OutboundContent, TicketChannel } from '../adapters/types.js';
 import type { Clock } from '../gateway/clock.js';
 import type { Sql } from '../gateway/db/sql.js';
 import type { Logger } from '../gateway/log.js';
@@ -23,6 +23,8 @@ export interface OutboundPort {
   /** Throws ApiError 422 (template_required / window_closed) when the channel's rules refuse it. */
   enqueue(tx: Sql, fx: Effects, req: OutboundRequest): Promise<MessageRow>;
   capabilities(channel: TicketChannel, account: string | null): Capabilities | null;
+  /** The accounts a channel can send from (configured platform accounts first, the simulator's last); [] when not configured. */
+  accounts(channel: Channel): string[];
 }
 
 export interface TicketContext {

@@ -1,7 +1,7 @@
 // Writing outbound messages: a message row and an outbox row in the caller's
 // transaction, after the channel's window rules. The dispatcher sends them later.
 
-import type { Capabilities, OutboundContent, OutboundEnvelope, TicketChannel } from '../../adapters/types.js';
+import type { Capabilities, Channel, OutboundContent, OutboundEnvelope, TicketChannel } from '../../adapters/types.js';
 import type { Clock } from '../clock.js';
 import type { Sql } from '../db/sql.js';
 import { newId } from '../ids.js';
@@ -10,9 +10,11 @@ import { unprocessable } from '../../tickets/errors.js';
 import type { Effects } from '../../tickets/events.js';
 import type { MessageRow } from '../../tickets/model.js';
 import { getConversation, insertMessage, insertTimeline, updateTicket } from '../../tickets/store.js';
-import type { ChannelRegistry } from '../channels.js';
+import { approvedTemplate } from '../../tickets/templates.js';
+import { SIMULATOR_ACCOUNT, type ChannelRegistry } from '../channels.js';
 import { emailAutoReplyBlock, holdBack } from './email-guard.js';
 import { decideWindow } from './window-policy.js';
+import { recipientFor } from './recipient.js';
 
 export function contentText(c: OutboundContent): string {
   switch (c.kind) {
@@ -44,8 +46,15 @@ export class Outbox implements OutboundPort {
     return this.channels.get(channel, account ?? '')?.capabilities ?? null;
   }
 
+  /** The accounts `channel` can send from: configured platform accounts first, the simulator's last. */
+  accounts(channel: Channel): string[] {
+    const list = this.channels.list().filter((c) => c.channel === channel).map((c) => c.account);
+    return [...list.filter((a) => a !== SIMULATOR_ACCOUNT), ...list.filter((a) => a === SIMULATOR_ACCOUNT)];
+  }
+
   async enqueue(tx: Sql, fx: Effects, req: OutboundRequest): Promise<MessageRow> {
-    const { ticket, content } = req;
+    const { ticket } = req;
+    let content = req.content;
     if (ticket.channel === 'internal' || !ticket.conversationId) throw unprocessable('no_channel', 'an internal ticket has no customer to write to');
     if (ticket.status === 'closed') throw unprocessable('ticket_closed', 'a closed ticket never receives new messages');
     const conv = await getConversation(tx, ticket.conversationId);
@@ -55,6 +64,8 @@ export class Outbox implements OutboundPort {
     const now = this.clock.now();
     const decision = decideWindow(adapter.capabilities, conv.lastInboundAt, now, req.author, content);
     if (!decision.allowed) throw unprocessable(decision.code, decision.message);
+    // The one place templates are checked: approved, params fitting the body (which is attached for the stored text).
+    if (content.kind === 'template') content = await approvedTemplate(tx, content);
     const message: MessageRow = {
       id: newId(now),
       ticketId: ticket.id,
@@ -86,7 +97,7 @@ export class Outbox implements OutboundPort {
     const outboxId = newId(now);
     await tx.execute(
       'INSERT INTO outbox (id, messageId, channel, account, recipient, payload, status, attempts, nextAttemptAt, lockedUntil, error, createdAt, updatedAt) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, NULL, NULL, ?, ?)',
-      [outboxId, message.id, conv.channel, conv.account, conv.address, JSON.stringify(payload), 'pending', now, now, now],
+      [outboxId, message.id, conv.channel, conv.account, await recipientFor(tx, conv, now), JSON.stringify(payload), 'pending', now, now, now],
     );
     const actor = { kind: req.author === 'agent' ? 'agent' : req.author, id: req.authorId } as const;
     await insertTimeline(tx, ticket.id, now, 'message', actor, { messageId: message.id });
