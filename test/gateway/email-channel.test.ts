@@ -490,6 +490,39 @@ for (const backend of backends()) {
       }
     });
 
+    it('an auto-acknowledgement (trigger) answers a person, never an auto-reply', async () => {
+      const put = await b.api('PUT', '/api/triggers', [
+        { name: 'email acknowledgement', on: 'message.received', if: [{ field: 'channel', op: 'is', value: 'email' }], then: [{ sendMessage: 'We got your mail and will answer soon.' }] },
+      ]);
+      expect(put.status, JSON.stringify(put.body)).to.equal(200);
+      try {
+        const from = customer();
+        const first = mid();
+        await append(mail({ from, subject: 'Broken zipper', id: first, body: 'My bag broke.' }));
+        const ack = await nextMailTo(smtp, from, seen);
+        expect(ack.parsed.text).to.include('We got your mail');
+        expect(ack.parsed.headers.get('auto-submitted')).to.equal('auto-replied');
+        expect(ack.parsed.inReplyTo).to.equal(first);
+        const [t] = await ticketsOf(b, from);
+
+        // Their vacation program answers our acknowledgement: the trigger fires, the guard holds it back.
+        const ooo = mid('ooo');
+        await append(mail({ from, subject: 'Abwesenheitsnotiz: Broken zipper', id: ooo, inReplyTo: ack.parsed.messageId, body: 'Ich bin nicht im Büro.', headers: { 'X-Auto-Response-Suppress': 'All', Precedence: 'auto_reply' } }));
+        await processed(b, ooo);
+        const held = await waitFor(
+          async () => (await b.query("SELECT * FROM messages WHERE ticketId = ? AND direction = 'out' AND status = 'failed'", [t.id]))[0],
+          DELIVERY,
+          'the held-back acknowledgement',
+        );
+        expect(held.error).to.match(/^loop_protection: not sent in answer to an automatic mail/);
+        await b.gw.dispatcher.drain();
+        expect(smtp.received.filter((m) => m.to.includes(from))).to.have.length(1);
+        expect(await ticketsOf(b, from)).to.have.length(1);
+      } finally {
+        await b.api('PUT', '/api/triggers', []);
+      }
+    });
+
     it('caps automatic mail per recipient (5 per hour); agent mail is not capped', async () => {
       const from = customer();
       const first = mid();
