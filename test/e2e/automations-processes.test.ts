@@ -14,7 +14,7 @@ const DAY = 24 * HOUR;
 
 if (backends().includes('mysql')) {
   describe('automations with three gateway processes sharing MySQL + Redis', function () {
-    this.timeout(90_000);
+    this.timeout(150_000);
     let graph: GraphStub;
     let db: TestDatabase;
     let redisPrefix: string;
@@ -36,7 +36,7 @@ if (backends().includes('mysql')) {
 
     it('each automation changes each due ticket exactly once (one status timeline entry per ticket)', async () => {
       const env = { ...baseEnv({ databaseUrl: db.url, graphUrl: graph.url, redisPrefix, adminToken: `admin-${rand(12)}` }), SCHEDULER_INTERVAL: '200ms' };
-      const started = await Promise.all(['a', 'b', 'c'].map((name) => startGatewayProcess({ ...env, INSTANCE_ID: name })));
+      const started = await Promise.all(['a', 'b', 'c'].map((name) => startGatewayProcess({ ...env, INSTANCE_ID: name }, 60_000)));
       procs.push(...started);
       conn = await openDatabase(db.url, { migrate: false });
       const sql = conn.sql;
