@@ -264,6 +264,8 @@ for (const backend of backends()) {
     });
 
     it('presence expires when the agent is not seen for presenceTimeout: offline, active tickets requeued and offered to others', async () => {
+      for (const bad of ['10s', '2d', 'soon']) expect((await t.api('PUT', '/api/settings', { presenceTimeout: bad })).status, bad).to.equal(400);
+      expect((await t.api('GET', '/api/settings')).body.presenceTimeout).to.equal('2m');
       await settings({ presenceTimeout: '2m' });
       const gone = await agent('Gus');
       const { id } = await handedOff();
