@@ -9,14 +9,11 @@
 //   accepted); getting it (again) starts it.
 // - Each fetched mail is accepted into the inbound pipeline (stored in `inbound`, dedupe by
 //   Message-ID) before the watcher moves its checkpoint. Bytes never go into that JSON: the
-//   raw source and attachment contents are written to files under MEDIA_DIR first
-//   (content-addressed, so a re-delivered mail rewrites nothing) and replaced by their
+//   raw source and attachment contents are written to files under MEDIA_DIR first (the
+//   media store: content-addressed, so a re-delivered mail rewrites nothing) and replaced by their
 //   storage keys; tickets/email-threading.ts adds the `attachments` rows when the mail is
 //   stored on a ticket. The original stays retrievable as the `original.eml` attachment.
 
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { SqlCheckpointStore } from '../adapters/email/checkpoint.js';
 import type { ImapCheckpoint, ImapWatcherOptions } from '../adapters/email/imap-watcher.js';
 import { createEmailAdapter, type EmailAdapter } from '../adapters/email/send.js';
@@ -27,6 +24,7 @@ import type { Config } from './config.js';
 import type { Coordinator, Lease } from './coordination/types.js';
 import type { Sql } from './db/sql.js';
 import type { Logger } from './log.js';
+import { MediaStore } from './media/store.js';
 
 export interface EmailChannelDeps {
   config: Config;
@@ -58,7 +56,8 @@ export interface EmailChannel {
 /** Builds the email channel when it is configured (null when none of its variables is set). */
 export function createEmailChannel(d: EmailChannelDeps): EmailChannel | null {
   const { imapUrl, smtpUrl, supportEmail, replyTokens, initialSync } = d.config.email;
-  const mediaDir = d.config.media.dir; // MEDIA_DIR, shared with gateway/media (same content-addressed layout)
+  // MEDIA_DIR, the same store as agents' uploads (GET /api/media/:id serves mail parts too).
+  const media = new MediaStore(d.sql, d.config.media.dir, d.config.media.maxBytes);
   if (!imapUrl && !smtpUrl && !supportEmail) return null;
   if (!smtpUrl || !supportEmail) {
     throw new Error('the email channel needs SMTP_URL and SUPPORT_EMAIL (and IMAP_URL to receive mail); set all three or none');
@@ -68,7 +67,7 @@ export function createEmailChannel(d: EmailChannelDeps): EmailChannel | null {
 
   const sink: InboundSink = {
     async accept(batch: Partial<WebhookBatch>) {
-      for (const m of batch.messages ?? []) await storeMailFiles(m, mediaDir);
+      for (const m of batch.messages ?? []) await storeMailFiles(m, media);
       return d.sink.accept(batch);
     },
   };
@@ -147,45 +146,24 @@ export function createEmailChannel(d: EmailChannelDeps): EmailChannel | null {
 // ---- files ------------------------------------------------------------------------------
 
 /**
- * Writes a mail's bytes (raw source, attachment contents) to files and replaces them by storage
- * keys in the message: `email.rawRef` (+ `extra.rawSize`), `media[].storageKey` / `sha256`.
- * Content-addressed (sha256), written atomically (temp file + rename), skipped when present.
+ * Writes a mail's bytes (raw source, attachment contents) to files through the media store
+ * (content-addressed `email/<sha256>`, atomic, written once) and replaces them by storage keys in
+ * the message: `email.rawRef` (+ `extra.rawSize`), `media[].storageKey` / `sha256`.
  */
-export async function storeMailFiles(m: InboundMessage, mediaDir: string): Promise<void> {
+export async function storeMailFiles(m: InboundMessage, store: MediaStore): Promise<void> {
   const raw = m.email?.raw;
   if (raw && m.email) {
     const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as unknown as Uint8Array);
-    const sha = sha256(buf);
-    m.email.rawRef = await writeFileOnce(mediaDir, `email/${sha}.eml`, buf);
+    m.email.rawRef = (await store.write(buf, 'email')).storageKey;
     m.extra = { ...(m.extra ?? {}), rawSize: buf.length };
     delete m.email.raw;
   }
   for (const media of m.media ?? []) {
     if (!media.content) continue;
-    const sha = sha256(media.content);
-    media.storageKey = await writeFileOnce(mediaDir, `email/${sha}`, media.content);
-    media.sha256 = sha;
+    const { storageKey, sha256 } = await store.write(media.content, 'email');
+    media.storageKey = storageKey;
+    media.sha256 = sha256;
     media.size = media.content.length;
     delete media.content;
   }
-}
-
-/** The file of a storage key (for readers of the `attachments` table). */
-export function mediaPath(mediaDir: string, storageKey: string): string {
-  const p = path.resolve(mediaDir, storageKey);
-  if (!p.startsWith(path.resolve(mediaDir) + path.sep)) throw new Error(`storage key outside the media folder: ${storageKey}`);
-  return p;
-}
-
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-async function writeFileOnce(mediaDir: string, key: string, content: Buffer): Promise<string> {
-  const file = mediaPath(mediaDir, key);
-  const existing = await stat(file).catch(() => null);
-  if (existing && existing.size === content.length) return key;
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(tmp, content);
-  await rename(tmp, file);
-  return key;
 }

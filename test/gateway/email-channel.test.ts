@@ -272,6 +272,10 @@ for (const backend of backends()) {
       const kept = fs.readFileSync(path.join(mediaDir, atts[0].storageKey), 'utf8');
       expect(Number(atts[0].size)).to.equal(Buffer.byteLength(kept));
       expect(kept).to.equal(raw.replace(/\r?\n/g, '\r\n')); // as the IMAP server keeps it (CRLF)
+      // Agents can download the original.
+      const dl = await fetch(`${b.url}/api/media/${atts[0].id}`, { headers: { authorization: `Bearer ${e.adminToken}` } });
+      expect(dl.status).to.equal(200);
+      expect(await dl.text()).to.equal(kept);
       // The API shows it too.
       const detail = await b.api('GET', `/api/tickets/${t.id}`);
       expect(detail.status).to.equal(200);
