@@ -23,6 +23,7 @@ import { threadInbound } from '../tickets/threading.js';
 import { ApiError } from '../tickets/errors.js';
 import { csatAwaitingAnswer, csatTurnReopens, recordCsatPosition, CUSTOMER } from '../tickets/csat.js';
 import { recordAppEcho } from './app-echoes.js';
+import { crashPoint } from './crash-points.js';
 
 interface InboundRow {
   id: string;
@@ -127,6 +128,7 @@ export class InboundPipeline implements InboundSink {
       let runBot = row.status === 'stored';
       if (row.status === 'received') {
         const r = await this.thread(row, msg);
+        crashPoint('after-thread');
         ticket = r.ticket;
         runBot = r.runBot;
       } else if (row.ticketId) {

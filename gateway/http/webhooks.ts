@@ -13,6 +13,7 @@ import type { InboundPipeline } from '../inbound.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { ApiError } from '../../tickets/errors.js';
+import { crashPoint } from '../crash-points.js';
 
 interface MetaChannel {
   name: 'whatsapp' | 'instagram';
@@ -66,6 +67,8 @@ export function createWebhooks(config: Config, pipeline: InboundPipeline, log: L
       if (batch.rejected.length) log.info({ channel: ch.name, rejected: batch.rejected }, 'webhook items rejected');
       try {
         const r = await pipeline.accept(batch);
+        crashPoint('before-ack');
+        if (r.accepted) res.once('finish', () => crashPoint('after-ack'));
         return reply(200, { status: 'ok', accepted: r.accepted, duplicates: r.duplicates, statuses: batch.statuses.length, ignored: batch.ignored.length, rejected: batch.rejected });
       } catch (err) {
         log.error({ err, channel: ch.name }, 'webhook could not be stored; the platform will retry');

@@ -16,6 +16,7 @@ import type { Metrics } from '../metrics.js';
 import type { ChannelRegistry } from '../channels.js';
 import type { TicketEvent } from '../../tickets/events.js';
 import type { OutboxPayload } from './outbox.js';
+import { crashPoint } from '../crash-points.js';
 
 const CLAIM_MS = 60_000;
 const MAX_ATTEMPTS = 8;
@@ -150,7 +151,9 @@ export class Dispatcher {
       ...(payload.email ? { email: payload.email } : {}),
     };
     try {
+      crashPoint('before-send');
       const result = await adapter.send(envelope);
+      crashPoint('after-send');
       await this.finish(row, 'sent', { externalId: result.externalId ?? result.messageIdHeader });
       this.onSent?.({ channel: row.channel, messageId: row.messageId, externalId: result.messageIdHeader ?? result.externalId });
     } catch (err) {
