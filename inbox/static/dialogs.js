@@ -10,7 +10,9 @@ import { Dialog, ErrorNote } from './ui.js';
 const TO_LABEL = { whatsapp: 'Phone number (international, digits only)', instagram: 'Instagram user id (IGSID)', email: 'Email address' };
 
 export function CreateTicketDialog({ open, linked, onClose, lookups, me }) {
-  const [mode, setMode] = useState('task');
+  const [chosenMode, setMode] = useState('task');
+  // Until the reset below runs on opening, a stale "linked" choice must not outlive its ticket.
+  const mode = chosenMode === 'linked' && !linked ? 'task' : chosenMode;
   const [f, setF] = useState({});
   const [error, setError] = useState(null);
   const [duplicate, setDuplicate] = useState(false);
@@ -33,17 +35,18 @@ export function CreateTicketDialog({ open, linked, onClose, lookups, me }) {
     setBusy(true);
     setError(null);
     const body = {
-      subject: f.subject,
+      ...(f.subject?.trim() ? { subject: f.subject } : {}),
       ...(f.description ? { description: f.description } : {}),
       priority: f.priority,
       ...(f.category ? { category: f.category } : {}),
-      ...(f.assigneeId ? { assigneeId: f.assigneeId } : {}),
+      ...(f.assigneeId && mode !== 'outbound' ? { assigneeId: f.assigneeId } : {}),
       ...(f.teamId ? { teamId: f.teamId } : {}),
       tags: (f.tags ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     };
     if (mode === 'outbound') {
       body.channel = f.channel;
       body.to = (f.to ?? '').trim();
+      if (f.name?.trim()) body.name = f.name.trim();
       body.message = useTpl
         ? { template: { name: tpl.name, language: tpl.language, params: Array.from({ length: templateParamCount(tpl.body) }, (_, i) => f[`p${i}`] ?? '') } }
         : { text: f.text ?? '' };
@@ -64,6 +67,8 @@ export function CreateTicketDialog({ open, linked, onClose, lookups, me }) {
     }
   }
 
+  // Closed: render the empty <dialog> only (the form below expects `linked` while in that mode).
+  if (!open) return html`<${Dialog} open=${false} title="New ticket" onClose=${onClose} />`;
   const modes = [['task', 'Internal task'], ['outbound', 'Message a customer'], ...(linked ? [['linked', `From ${linked.id}`]] : [])];
   return html`
     <${Dialog} open=${open} title="New ticket" onClose=${onClose}>
@@ -75,6 +80,7 @@ export function CreateTicketDialog({ open, linked, onClose, lookups, me }) {
         </fieldset>
         ${mode === 'linked' ? html`<p class="hint">Linked to ${linked.id} (${linked.contact?.name ?? label(linked.channel)}). The description is pre-filled with the customer's name, channel and recent messages.</p>` : null}
         ${mode === 'outbound' ? html`
+          <p class="hint">The ticket starts as <em>proactive</em>, assigned to you, until the customer answers.</p>
           <div class="row">
             <label class="field"><span>Channel</span>
               <select value=${f.channel} onChange=${set('channel')}>
@@ -85,6 +91,7 @@ export function CreateTicketDialog({ open, linked, onClose, lookups, me }) {
               <input required value=${f.to ?? ''} onInput=${set('to')} type=${f.channel === 'email' ? 'email' : 'text'} />
             </label>
           </div>
+          <label class="field"><span>Customer name (optional)</span><input value=${f.name ?? ''} onInput=${set('name')} /></label>
           ${f.channel === 'whatsapp' ? html`<p class="hint">WhatsApp lets a business start a conversation only with an approved template.</p>` : null}
           ${f.channel === 'instagram' ? html`<p class="hint">Instagram only allows a message within 7 days of the customer's last message.</p>` : null}
           ${useTpl ? html`
@@ -98,18 +105,21 @@ export function CreateTicketDialog({ open, linked, onClose, lookups, me }) {
             <p class="preview"><span class="muted">Preview: </span>${fillTemplate(tpl.body, Array.from({ length: 10 }, (_, i) => f[`p${i}`]))}</p>`
           : html`
             <label class="field"><span>Message</span><textarea rows="3" required value=${f.text ?? ''} onInput=${set('text')}></textarea></label>`}` : null}
-        <label class="field"><span>Subject</span><input required value=${f.subject ?? ''} onInput=${set('subject')} /></label>
+        <label class="field"><span>Subject${mode === 'outbound' && f.channel !== 'email' ? ' (optional)' : ''}</span>
+          <input required=${mode !== 'outbound' || f.channel === 'email'} value=${f.subject ?? ''} onInput=${set('subject')}
+            placeholder=${mode === 'outbound' ? 'From the message when empty' : ''} /></label>
         ${mode !== 'linked' ? html`<label class="field"><span>Description</span><textarea rows="3" value=${f.description ?? ''} onInput=${set('description')}></textarea></label>` : null}
         <div class="row">
           <label class="field"><span>Priority</span>
             <select value=${f.priority} onChange=${set('priority')}>${PRIORITIES.map((p) => html`<option value=${p}>${label(p)}</option>`)}</select>
           </label>
+          ${mode !== 'outbound' ? html`
           <label class="field"><span>Assignee</span>
             <select value=${f.assigneeId ?? ''} onChange=${set('assigneeId')}>
               <option value="">Unassigned (queue)</option>
               ${(lookups.agents ?? []).map((a) => html`<option value=${a.id}>${a.name}${a.id === me.id ? ' (me)' : ''}</option>`)}
             </select>
-          </label>
+          </label>` : null}
           ${lookups.categories ? html`
             <label class="field"><span>Category</span>
               <select value=${f.category ?? ''} onChange=${set('category')}><option value="">None</option>${lookups.categories.map((c) => html`<option value=${c}>${c}</option>`)}</select>

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { backends, newPhone, rand, startGateway, waitFor, type TestGateway } from '../helpers/gateway-harness.js';
-import { launchBrowser, screenshot, signIn, watchErrors } from '../helpers/browser.js';
+import { launchBrowser, screenshot, screenshotsOnFailure, signIn, watchErrors } from '../helpers/browser.js';
 
 for (const backend of backends()) {
   describe(`browser: agent tasks, settings and the page (${backend === 'sqlite' ? 'SQLite + in-process' : 'MySQL + Redis'})`, function () {
@@ -20,6 +20,9 @@ for (const backend of backends()) {
     before(async () => {
       t = await startGateway({ backend });
       browser = await launchBrowser();
+    });
+    afterEach(async function () {
+      await screenshotsOnFailure(this.currentTest, browser);
     });
     after(async () => {
       await browser?.close();
@@ -119,9 +122,52 @@ for (const backend of backends()) {
       expect(fs.readFileSync((await file.path())!, 'utf8')).to.equal('RMA 42\n');
       await page.getByRole('button', { name: 'Hand back to bot' }).click();
       await page.getByTestId('ticket-type').filter({ hasText: 'Bot ticket' }).waitFor();
+      // A follow-up ticket from this conversation; a second one needs "Create anyway".
+      for (const second of [false, true]) {
+        await page.goto(`${t.url}/#/t/${row.id}`);
+        await page.getByRole('button', { name: 'New linked ticket' }).click();
+        const dialog = page.getByRole('dialog', { name: 'New ticket' });
+        await dialog.getByLabel(`From ${row.id}`).waitFor();
+        await dialog.getByRole('button', { name: 'Create ticket' }).click();
+        if (second) {
+          await dialog.getByRole('alert').waitFor();
+          await dialog.getByRole('button', { name: 'Create anyway' }).click();
+        }
+        await page.locator('.detail-head .meta', { hasText: `linked to ${row.id}` }).waitFor();
+      }
+      const linked = await t.query('SELECT id FROM tickets WHERE linkedTicketId = ?', [row.id]);
+      expect(linked).to.have.length(2);
+
       const tk = await t.api('GET', `/api/tickets/${row.id}`);
       expect(tk.body.type).to.equal('bot');
       expect(tk.body.timeline.filter((e: any) => e.type === 'handler').map((e: any) => e.to)).to.deep.equal(['agent', 'bot']);
+      expect(errors, errors.join('\n')).to.deep.equal([]);
+      await page.context().close();
+    });
+
+    it('starts a WhatsApp conversation with an approved template (a proactive ticket)', async () => {
+      const put = await t.api('PUT', '/api/templates', [
+        { name: 'appointment_reminder', language: 'en', category: 'UTILITY', status: 'approved', body: 'Hello {{1}}, see you on {{2}}.' },
+      ]);
+      expect(put.status, JSON.stringify(put.body)).to.equal(200);
+      const phone = newPhone();
+      const { page, errors } = await open();
+      await page.getByRole('button', { name: 'New ticket' }).click();
+      const dialog = page.getByRole('dialog', { name: 'New ticket' });
+      await dialog.getByLabel('Message a customer').check();
+      await dialog.getByLabel('Phone number').fill(phone);
+      await dialog.getByLabel('Customer name (optional)').fill('Carol');
+      await dialog.getByLabel('Parameter {{1}}').fill('Carol');
+      await dialog.getByLabel('Parameter {{2}}').fill('Monday');
+      await dialog.getByText('Hello Carol, see you on Monday.').waitFor();
+      await dialog.getByRole('button', { name: 'Create ticket' }).click();
+      await page.locator('.detail-head .badge.st-proactive').waitFor();
+      await page.getByRole('list', { name: 'Messages' }).locator('.msg.from-agent', { hasText: 'Hello Carol, see you on Monday.' }).waitFor();
+      const [tk] = await t.query(
+        "SELECT t.status, t.assigneeId FROM tickets t JOIN contact_identities i ON i.contactId = t.contactId WHERE i.value = ?",
+        [phone.replace(/\D/g, '')],
+      );
+      expect(tk.status).to.equal('proactive');
       expect(errors, errors.join('\n')).to.deep.equal([]);
       await page.context().close();
     });

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import { ManualClock } from '../../gateway/clock.js';
 import { backends, rand, startGateway, type TestGateway } from '../helpers/gateway-harness.js';
-import { launchBrowser, screenshot, signIn, watchErrors } from '../helpers/browser.js';
+import { launchBrowser, screenshot, screenshotsOnFailure, signIn, watchErrors } from '../helpers/browser.js';
 
 const MINUTE = 60_000;
 
@@ -22,6 +22,9 @@ for (const backend of backends()) {
     before(async () => {
       t = await startGateway({ backend, clock, bot: null });
       browser = await launchBrowser();
+    });
+    afterEach(async function () {
+      await screenshotsOnFailure(this.currentTest, browser);
     });
     after(async () => {
       await browser?.close();

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import type { Browser } from 'playwright-core';
 import { backends, newPhone, startGateway, type TestGateway } from '../helpers/gateway-harness.js';
-import { launchBrowser, screenshot, signIn, watchErrors } from '../helpers/browser.js';
+import { launchBrowser, screenshot, screenshotsOnFailure, signIn, watchErrors } from '../helpers/browser.js';
 
 for (const backend of backends()) {
   describe(`browser: the five-minute tour (${backend === 'sqlite' ? 'SQLite + in-process' : 'MySQL + Redis'})`, function () {
@@ -17,6 +17,9 @@ for (const backend of backends()) {
     before(async () => {
       t = await startGateway({ backend });
       browser = await launchBrowser();
+    });
+    afterEach(async function () {
+      await screenshotsOnFailure(this.currentTest, browser);
     });
     after(async () => {
       await browser?.close();

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import { ManualClock } from '../../gateway/clock.js';
 import { backends, newPhone, rand, startGateway, waitFor, type TestGateway } from '../helpers/gateway-harness.js';
-import { launchBrowser, screenshot, signIn, watchErrors } from '../helpers/browser.js';
+import { launchBrowser, screenshot, screenshotsOnFailure, signIn, watchErrors } from '../helpers/browser.js';
 
 const HOUR = 3_600_000;
 
@@ -26,6 +26,9 @@ for (const backend of backends()) {
         { name: 'summer_promo', language: 'en', category: 'MARKETING', status: 'pending', body: 'Summer sale!' },
       ]);
       expect(put.status, JSON.stringify(put.body)).to.equal(200);
+    });
+    afterEach(async function () {
+      await screenshotsOnFailure(this.currentTest, browser);
     });
     after(async () => {
       await browser?.close();

@@ -59,3 +59,16 @@ export async function signIn(page: Page, url: string, token: string): Promise<vo
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('navigation', { name: 'Ticket views' }).waitFor();
 }
+
+/** After a failed test: a screenshot of every page it left open, named after the test; then closes them. */
+export async function screenshotsOnFailure(test: Mocha.Test | undefined, browser: Browser | undefined): Promise<void> {
+  if (!test || !browser) return;
+  const base = `failed-${test.title.replace(/[^\w]+/g, '-').slice(0, 60)}`;
+  let n = 0;
+  for (const context of browser.contexts()) {
+    if (test.state === 'failed') {
+      for (const page of context.pages()) await screenshot(page, `${base}-${++n}`).catch(() => undefined);
+    }
+    await context.close().catch(() => undefined);
+  }
+}
