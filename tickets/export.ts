@@ -21,8 +21,9 @@ import { badRequest } from './errors.js';
 import { whereOf } from './list.js';
 import type { TicketRow } from './model.js';
 import type { Settings } from './settings.js';
-import { ticketFromRow, type TimelineRow } from './store.js';
-import { parseJson, ticketViews, type TicketView } from './views.js';
+import type { Channel } from '../adapters/types.js';
+import { ticketFromRow, type ContactView, type TimelineRow } from './store.js';
+import { parseJson, ticketView, type TicketView } from './views.js';
 
 export const EXPORT_BATCH = 500;
 const SLA_STATES = ['green', 'yellow', 'red', 'met', 'none'];
@@ -75,15 +76,47 @@ export type ExportRecord = TicketView & {
 
 const iso = (t: number) => new Date(t).toISOString();
 
+/**
+ * An IN list padded with NULLs (which match nothing) to a power of two: a handful of
+ * distinct statement texts instead of one per batch size, so SQLite's prepared
+ * statements are reused, not piled up (each one of ~500 parameters holds memory).
+ */
+function inList(values: string[]): { ph: string; params: (string | null)[] } {
+  let size = 8;
+  while (size < values.length) size *= 2;
+  const params: (string | null)[] = [...values];
+  while (params.length < size) params.push(null);
+  return { ph: params.map(() => '?').join(', '), params };
+}
+
+/** Contacts with their identities (the first per channel), like the ticket views show them. */
+async function contactsOf(sql: Sql, ids: string[]): Promise<Map<string, ContactView>> {
+  const out = new Map<string, ContactView>();
+  const uniq = [...new Set(ids)];
+  if (!uniq.length) return out;
+  const { ph, params } = inList(uniq);
+  const [contacts, idents] = await Promise.all([
+    sql.query<{ id: string; name: string | null }>(`SELECT id, name FROM contacts WHERE id IN (${ph})`, params),
+    sql.query<{ contactId: string; channel: Channel; value: string }>(`SELECT contactId, channel, value FROM contact_identities WHERE contactId IN (${ph}) ORDER BY createdAt`, params),
+  ]);
+  for (const c of contacts) out.set(c.id, { id: c.id, name: c.name, identities: {} });
+  for (const i of idents) {
+    const c = out.get(i.contactId);
+    if (c && !c.identities[i.channel]) c.identities[i.channel] = i.value;
+  }
+  return out;
+}
+
 /** Comments, notes (when asked for), status history and SLA events of a batch of tickets. */
 async function histories(sql: Sql, ids: string[], withNotes: boolean): Promise<Map<string, TicketHistory>> {
   const out = new Map<string, TicketHistory>(ids.map((id) => [id, { comments: [], notes: [], statusHistory: [], slaEvents: [] }]));
   if (!ids.length) return out;
   // Notes are not even read for users without the permission.
-  const types = ['comment', 'status', 'handler', 'sla', ...(withNotes ? ['note'] : [])];
+  const types = withNotes ? "'comment', 'status', 'handler', 'sla', 'note'" : "'comment', 'status', 'handler', 'sla'";
+  const { ph, params } = inList(ids);
   const rows = await sql.query<TimelineRow>(
-    `SELECT id, ticketId, at, type, actorKind, actorId, actorName, data FROM timeline WHERE ticketId IN (${ids.map(() => '?').join(', ')}) AND type IN (${types.map(() => '?').join(', ')}) ORDER BY ticketId, at, id`,
-    [...ids, ...types],
+    `SELECT id, ticketId, at, type, actorKind, actorId, actorName, data FROM timeline WHERE ticketId IN (${ph}) AND type IN (${types}) ORDER BY ticketId, at, id`,
+    params,
   );
   for (const r of rows) {
     const h = out.get(r.ticketId);
@@ -204,37 +237,71 @@ export interface ExportQuery {
 }
 
 /**
- * The batches of an export: keyset pages of (createdAt, id) over the list's filters, each
- * turned into records with views, histories and SLA; `sla=` is applied to the computed state.
+ * The batches of an export: keyset pages in (createdAt, id) order over the list's filters,
+ * each turned into records with views, histories and SLA; `sla=` is applied to the
+ * computed state.
+ *
+ * Two kinds of page keep every query an index range scan (an ORDER BY createdAt, id with
+ * an OR on both columns made SQLite sort the whole remaining range for every page):
+ * pages after a createdAt value ordered by createdAt alone, cut before the last
+ * createdAt value they reach, and that value's tickets ("ties") paged by id.
  */
 export async function* exportBatches(sql: Sql, q: ExportQuery, me: string, withNotes: boolean, settings: Settings, now: number, batch = EXPORT_BATCH): AsyncGenerator<ExportRecord[]> {
   const { where, params } = whereOf(q, me);
+  // Agents and teams are few: their names are read once for the whole export.
+  const [users, teams] = await Promise.all([
+    sql.query<{ id: string; name: string }>('SELECT id, name FROM users'),
+    sql.query<{ id: string; name: string }>('SELECT id, name FROM teams'),
+  ]);
+  const names = { users: new Map(users.map((u) => [u.id, u.name])), teams: new Map(teams.map((x) => [x.id, x.name])) };
   const sla = String(q.sla ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  let after: { createdAt: number; id: string } | null = null;
-  for (;;) {
-    const w = [...where];
-    const p = [...params];
-    if (after) {
-      // Written so the createdAt index serves the range (an OR on two columns would not).
-      w.push('t.createdAt >= ? AND (t.createdAt > ? OR t.id > ?)');
-      p.push(after.createdAt, after.createdAt, after.id);
-    }
-    const rows: TicketRow[] = (await sql.query(
-      `SELECT t.* FROM tickets t ${w.length ? `WHERE ${w.join(' AND ')}` : ''} ORDER BY t.createdAt, t.id LIMIT ${batch}`,
-      p as any[],
+  const select = async (extra: string[], extraParams: unknown[], order: string): Promise<TicketRow[]> => {
+    const w = [...where, ...extra];
+    return (await sql.query(
+      `SELECT t.* FROM tickets t ${w.length ? `WHERE ${w.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ${batch}`,
+      [...params, ...extraParams] as any[],
     )).map(ticketFromRow);
-    if (!rows.length) return;
-    const last = rows[rows.length - 1];
-    after = { createdAt: last.createdAt, id: last.id };
-    const [views, hist] = await Promise.all([ticketViews(sql, rows, settings, now), histories(sql, rows.map((t) => t.id), withNotes)]);
-    const records: ExportRecord[] = [];
-    for (const v of views) {
-      if (sla.length && !sla.includes(v.sla.state)) continue;
-      const h = hist.get(v.id)!;
-      records.push({ ...v, comments: h.comments, ...(withNotes ? { notes: h.notes } : {}), statusHistory: h.statusHistory, slaEvents: h.slaEvents });
+  };
+  let after: number | null = null; // every ticket created at or before this is done
+  let tie: { at: number; id: string } | null = null; // paging through tickets created at `at`
+  for (;;) {
+    let rows: TicketRow[];
+    if (tie) {
+      rows = await select(['t.createdAt = ?', 't.id > ?'], [tie.at, tie.id], 't.id');
+      if (rows.length < batch) {
+        after = tie.at;
+        tie = null;
+      } else {
+        tie = { at: tie.at, id: rows[rows.length - 1].id };
+      }
+    } else {
+      rows = await select(after === null ? [] : ['t.createdAt > ?'], after === null ? [] : [after], 't.createdAt');
+      if (rows.length === batch) {
+        // The last createdAt value may continue past this page: leave it to the tie pages.
+        const last = rows[rows.length - 1].createdAt;
+        rows = rows.filter((r) => r.createdAt !== last);
+        tie = { at: last, id: '' };
+      } else if (!rows.length) {
+        return;
+      } else {
+        after = Infinity;
+      }
     }
-    if (records.length) yield records;
-    if (rows.length < batch) return;
+    if (rows.length) {
+      const [contacts, hist] = await Promise.all([
+        contactsOf(sql, rows.map((r) => r.contactId).filter((x): x is string => !!x)),
+        histories(sql, rows.map((t) => t.id), withNotes),
+      ]);
+      const records: ExportRecord[] = [];
+      for (const t of rows) {
+        const v = ticketView(t, contacts, names.users, names.teams, settings, now);
+        if (sla.length && !sla.includes(v.sla.state)) continue;
+        const h = hist.get(v.id)!;
+        records.push({ ...v, comments: h.comments, ...(withNotes ? { notes: h.notes } : {}), statusHistory: h.statusHistory, slaEvents: h.slaEvents });
+      }
+      if (records.length) yield records;
+    }
+    if (after === Infinity) return;
   }
 }
 
