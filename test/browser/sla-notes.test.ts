@@ -19,7 +19,9 @@ for (const backend of backends()) {
     const clock = new ManualClock(Date.now());
     const tag = rand(3);
 
-    before(async () => {
+    before(async function () {
+      // The first run may install Chromium (scripts/ensure-chromium.sh) before launching it.
+      this.timeout(10 * 60_000);
       t = await startGateway({ backend, clock, bot: null });
       browser = await launchBrowser();
     });

@@ -14,7 +14,9 @@ for (const backend of backends()) {
     let t: TestGateway;
     let browser: Browser;
 
-    before(async () => {
+    before(async function () {
+      // The first run may install Chromium (scripts/ensure-chromium.sh) before launching it.
+      this.timeout(10 * 60_000);
       t = await startGateway({ backend });
       browser = await launchBrowser();
     });

@@ -18,7 +18,9 @@ for (const backend of backends()) {
     let browser: Browser;
     const clock = new ManualClock(Date.now());
 
-    before(async () => {
+    before(async function () {
+      // The first run may install Chromium (scripts/ensure-chromium.sh) before launching it.
+      this.timeout(10 * 60_000);
       t = await startGateway({ backend, clock });
       browser = await launchBrowser();
       const put = await t.api('PUT', '/api/templates', [
