@@ -134,10 +134,10 @@ export function TicketDetail({ id, me, lookups, onCreateLinked }) {
           onTakeover=${() => act('Take over', () => api('POST', `/api/tickets/${t.id}/takeover`))} />` : null}
       ${current === 'timeline' ? html`<${TabPanel} id="timeline"><${Timeline} entries=${changes} agents=${lookups.agents} /><//>` : null}
       ${current === 'comments' ? html`<${TabPanel} id="comments">
-          <${Remarks} t=${t} kind="comment" entries=${comments} onChanged=${load} />
+          <${Remarks} t=${t} me=${me} kind="comment" entries=${comments} onChanged=${load} />
         <//>` : null}
       ${current === 'notes' && notes ? html`<${TabPanel} id="notes">
-          <${Remarks} t=${t} kind="note" entries=${noteEntries} onChanged=${load} />
+          <${Remarks} t=${t} me=${me} kind="note" entries=${noteEntries} onChanged=${load} />
         <//>` : null}
     </article>`;
 }
@@ -331,7 +331,41 @@ function Timeline({ entries, agents }) {
     </ol>`;
 }
 
-function Remarks({ t, kind, entries, onChanged }) {
+/** One comment or note; its author (or an admin) may edit or delete it. */
+function Remark({ t, me, kind, e, onChanged }) {
+  const [editing, setEditing] = useState(false);
+  const [body, setBody] = useState(e.body);
+  const [error, setError] = useState(null);
+  const mine = !e.deleted && (me.role === 'admin' || e.actor?.id === me.id);
+  const path = `/api/tickets/${t.id}/${kind}s/${encodeURIComponent(e.id)}`;
+  const run = async (fn) => {
+    setError(null);
+    try {
+      await fn();
+      setEditing(false);
+      await onChanged();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return html`
+    <li class=${kind}>
+      <div class="who">${actorName(e.actor)} · <time datetime=${e.at}>${dateTime(e.at)}</time>${e.editedAt ? ' · edited' : ''}
+        ${mine && e.id && !editing ? html`
+          <button type="button" class="link" onClick=${() => { setBody(e.body); setEditing(true); }}>Edit</button>
+          <button type="button" class="link danger" onClick=${() => confirm(`Delete this ${kind}?`) && run(() => api('DELETE', path))}>Delete</button>` : null}
+      </div>
+      ${editing
+        ? html`<form class="remark-form" onSubmit=${(ev) => { ev.preventDefault(); run(() => api('PATCH', path, { body })); }}>
+            <label class="field grow"><span>Edit ${kind}</span><textarea rows="3" value=${body} onInput=${(ev) => setBody(ev.currentTarget.value)}></textarea></label>
+            <div class="row"><button type="submit" class="primary">Save</button><button type="button" class="secondary" onClick=${() => setEditing(false)}>Cancel</button></div>
+          </form>`
+        : e.deleted ? html`<div class="text muted">Deleted.</div>` : html`<div class="text">${e.body}</div>`}
+      <${ErrorNote} error=${error} />
+    </li>`;
+}
+
+function Remarks({ t, me, kind, entries, onChanged }) {
   const [body, setBody] = useState('');
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
@@ -358,7 +392,7 @@ function Remarks({ t, kind, entries, onChanged }) {
         : 'Comments are visible to the whole team. Never sent to the customer.'}</p>
       ${entries.length ? html`
         <ol class="remark-list">
-          ${entries.map((e) => html`<li class=${kind}><div class="who">${actorName(e.actor)} · <time datetime=${e.at}>${dateTime(e.at)}</time></div><div class="text">${e.body}</div></li>`)}
+          ${entries.map((e) => html`<${Remark} key=${e.id ?? e.at} t=${t} me=${me} kind=${kind} e=${e} onChanged=${onChanged} />`)}
         </ol>` : html`<p class="muted">No ${noun}s yet.</p>`}
       <form onSubmit=${submit} class="remark-form">
         <label class="field grow"><span>Add ${noun === 'comment' ? 'a comment' : 'an internal note'}</span>

@@ -78,6 +78,11 @@ for (const backend of backends()) {
       await page.getByLabel('Add a comment').fill('Ask Sam for the key');
       await page.getByRole('button', { name: 'Add comment' }).click();
       await page.locator('.remark-list', { hasText: 'Ask Sam for the key' }).waitFor();
+      // Its author may edit it.
+      await page.locator('.remark-list').getByRole('button', { name: 'Edit' }).click();
+      await page.getByLabel('Edit comment').fill('Ask Sam for the key (he is in at 9)');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.locator('.remark-list', { hasText: 'he is in at 9' }).waitFor();
 
       // Tabs move with the arrow keys.
       await page.getByRole('tab', { name: /Comments/ }).focus();
@@ -94,7 +99,7 @@ for (const backend of backends()) {
       expect(api.body.priority).to.equal('urgent');
       expect(api.body.tags).to.deep.equal(['warehouse', 'returns']);
       expect(api.body.status).to.equal('on_hold');
-      expect(api.body.timeline.filter((e: any) => e.type === 'comment').map((e: any) => e.body)).to.deep.equal(['Ask Sam for the key']);
+      expect(api.body.timeline.filter((e: any) => e.type === 'comment').map((e: any) => e.body)).to.deep.equal(['Ask Sam for the key (he is in at 9)']);
       expect(errors, errors.join('\n')).to.deep.equal([]);
       await page.context().close();
     });
