@@ -1,6 +1,7 @@
-// The inbox has no build step: the browser loads Preact, its hooks and htm as ES
-// modules straight from node_modules (an import map in index.html names them), so
-// only these three exact files are exposed, never the folder.
+// The inbox has no build step: the browser loads Preact, its hooks and htm (and, on
+// one settings page, a QR code generator) as ES modules straight from node_modules (an
+// import map in index.html names them), so only these exact files are exposed, never
+// the folder.
 
 import express, { type Router } from 'express';
 import { createRequire } from 'node:module';
@@ -13,6 +14,8 @@ const VENDOR: Record<string, string> = {
   'hooks.mjs': require.resolve('preact/hooks'),
   // htm's "require" condition points at its CommonJS build; the ES module sits beside it.
   'htm.mjs': path.join(path.dirname(require.resolve('htm')), 'htm.mjs'),
+  // Loaded only by the channels settings page, to draw the whatsapp-web login QR.
+  'qrcode.mjs': path.join(path.dirname(require.resolve('qrcode-generator')), 'qrcode.mjs'),
 };
 
 export function vendorRoutes(): Router {

@@ -430,10 +430,41 @@ function ChannelsPage() {
       ${list.filter((c) => c.qr).map((c) => html`
         <div class="notice warn qr">
           <h3>WhatsApp Web login (${c.account ?? c.channel})</h3>
-          <p>This session is waiting for a QR login. The gateway prints the QR code in its terminal (<code>WHATSAPP_WEB=1</code>):
-          open WhatsApp on the business phone → Settings → Linked devices → Link a device, and scan it there.
-          The login code below is the QR's content, for pasting into any QR generator if the terminal is out of reach. It changes every few seconds.</p>
-          <pre class="mono qr-code" aria-label="QR login code">${c.qr}</pre>
+          <p>This session is waiting for a QR login (<code>WHATSAPP_WEB=1</code>): open WhatsApp on the business phone →
+          Settings → Linked devices → Link a device, and scan the code below (the gateway's terminal prints it too).
+          It changes every few seconds; this page follows.</p>
+          <${QrCode} text=${c.qr} />
         </div>`)}
     </div>`;
+}
+
+/**
+ * The whatsapp-web login QR, drawn as SVG with qrcode-generator (loaded only here). The
+ * code is a login secret: it is never sent anywhere else. Without the module the raw
+ * string is shown, to scan from the terminal instead.
+ */
+function QrCode({ text }) {
+  const [path, setPath] = useState(null);
+  const [failed, setFailed] = useState(false);
+  useEffect(() => {
+    let live = true;
+    import('/vendor/qrcode.mjs').then(({ default: qrcode }) => {
+      const qr = qrcode(0, 'L');
+      qr.addData(text);
+      qr.make();
+      const n = qr.getModuleCount();
+      let d = '';
+      for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) if (qr.isDark(r, c)) d += `M${c + 4} ${r + 4}h1v1h-1z`;
+      if (live) setPath({ d, size: n + 8 });
+    }).catch(() => live && setFailed(true));
+    return () => {
+      live = false;
+    };
+  }, [text]);
+  if (failed) return html`<pre class="mono qr-code" aria-label="QR login code">${text}</pre>`;
+  if (!path) return html`<p class="muted">Drawing the QR code…</p>`;
+  return html`
+    <svg class="qr" role="img" aria-label="WhatsApp Web login QR code" viewBox=${`0 0 ${path.size} ${path.size}`} width="264" height="264" shape-rendering="crispEdges">
+      <rect width="100%" height="100%" fill="#fff" /><path d=${path.d} fill="#000" />
+    </svg>`;
 }

@@ -240,6 +240,31 @@ for (const backend of backends()) {
       await page.context().close();
     });
 
+    it('draws the whatsapp-web login QR from the channel status', async () => {
+      const qr = `2@${rand(16)},${rand(12)}==,${rand(12)}==`;
+      const { page, errors } = await open();
+      // The gateway here runs no whatsapp-web session: its status entry is added to the real answer.
+      const real = (await t.api('GET', '/api/channels')).body;
+      await page.route(`${t.url}/api/channels`, (route) => route.fulfill({
+        contentType: 'application/json',
+        body: JSON.stringify([...real, { channel: 'whatsapp', transport: 'whatsapp-web', account: 'whatsapp-web', configured: false, missing: [], webhookUrl: null, status: 'qr', qr }]),
+      }));
+      await page.goto(`${t.url}/#/settings/channels`);
+      const svg = page.getByRole('img', { name: 'WhatsApp Web login QR code' });
+      await svg.waitFor();
+      // The same library in Node draws the same modules for that string.
+      const { default: qrcode } = await import('qrcode-generator');
+      const code = qrcode(0, 'L');
+      code.addData(qr);
+      code.make();
+      let d = '';
+      for (let r = 0; r < code.getModuleCount(); r++) for (let c = 0; c < code.getModuleCount(); c++) if (code.isDark(r, c)) d += `M${c + 4} ${r + 4}h1v1h-1z`;
+      expect(await svg.locator('path').getAttribute('d')).to.equal(d);
+      await screenshot(page, 'settings-channels-qr');
+      expect(errors, errors.join('\n')).to.deep.equal([]);
+      await page.context().close();
+    });
+
     it('loads under 200 KB, labels every control, works by keyboard and at phone width', async () => {
       const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
       const page = await context.newPage();
