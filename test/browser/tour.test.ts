@@ -121,6 +121,31 @@ for (const backend of backends()) {
       expect(simErrors, simErrors.join('\n')).to.deep.equal([]);
       await context.close();
     });
+
+    it('the simulator draws Instagram choices as quick replies, and a tap answers the bot', async () => {
+      const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+      const sim = await context.newPage();
+      const errors = watchErrors(sim);
+      await sim.goto(`${t.url}/simulator`);
+      await sim.getByLabel('Channel').selectOption('instagram');
+      await sim.getByText('Instagram Direct').waitFor();
+      expect(await sim.getByLabel('Instagram user id').inputValue()).to.match(/^\d+$/);
+      await sim.getByText('online', { exact: true }).waitFor();
+      await sim.getByLabel('Message').fill('hi');
+      await sim.getByRole('button', { name: 'Send' }).click();
+      const quick = sim.getByRole('group', { name: 'Quick replies' }).last();
+      await quick.getByRole('button', { name: 'FAQ' }).click();
+      // The FAQ flow answers the tap.
+      await sim.locator('[data-testid="business-message"][data-author="bot"]').nth(1).waitFor();
+      await screenshot(sim, 'simulator-instagram-phone');
+      // The persona is in the address: a reload keeps the conversation.
+      const url = sim.url();
+      expect(url).to.contain('channel=instagram');
+      await sim.reload();
+      await sim.locator('[data-testid="customer-message"]', { hasText: 'FAQ' }).waitFor();
+      expect(errors, errors.join('\n')).to.deep.equal([]);
+      await context.close();
+    });
   });
 }
 
