@@ -9,6 +9,7 @@ import { mkdtempSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import nock from 'nock';
 import { PHONE_NUMBER_ID, WA_ACCESS_TOKEN, backends, newPhone, newWamid, rand, waChange, waEnvelope, waTextBody, waitFor } from '../helpers/gateway-harness.js';
 import { IG_ACCESS_TOKEN, IG_ACCOUNT_ID, igMessageBody, startChannelGateway, type ChannelGateway, type GraphRequest } from '../helpers/channel-harness.js';
 
@@ -216,6 +217,37 @@ for (const backend of backends()) {
       // A message of another ticket, or a text without media, is 404.
       expect((await fetch(`${t.url}/api/tickets/OTHER/messages/${msg.id}/media`, { headers: { authorization: `Bearer ${t.adminToken}` } })).status).to.equal(404);
       expect((await fetch(url)).status).to.equal(401);
+    });
+
+    it('inbound Instagram media is fetched from its CDN URL on first view and kept', async () => {
+      const igsid = newIgsid();
+      const cdn = 'https://lookaside.fbsbx.com';
+      const assetPath = `/ig_messaging_cdn/?asset_id=${rand(6)}&signature=AbC`;
+      const body = igMessageBody({ from: igsid, mid: `m_${rand(10)}`, text: '', timestamp: Date.now() });
+      (body.entry as any)[0].messaging[0].message = { mid: `m_${rand(10)}`, attachments: [{ type: 'image', payload: { url: cdn + assetPath } }] };
+      expect((await t.webhook(body, 'instagram')).status).to.equal(200);
+      const [msg] = await waitFor(async () => {
+        const rows = await t.query("SELECT m.* FROM messages m JOIN tickets t ON t.id = m.ticketId JOIN contact_identities i ON i.contactId = t.contactId WHERE i.value = ? AND m.direction = 'in'", [igsid]);
+        return rows.length ? rows : null;
+      }, 5000, 'the inbound image');
+      const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from(rand(30))]);
+      nock.disableNetConnect();
+      nock.enableNetConnect('127.0.0.1');
+      const scope = nock(cdn).get(assetPath).once().reply(200, jpeg, { 'content-type': 'image/jpeg' });
+      try {
+        const url = `${t.url}/api/tickets/${msg.ticketId}/messages/${msg.id}/media`;
+        const first = await fetch(url, { headers: { authorization: `Bearer ${t.adminToken}` } });
+        expect(first.status).to.equal(200);
+        expect(first.headers.get('content-type')).to.equal('image/jpeg');
+        expect(Buffer.from(await first.arrayBuffer()).equals(jpeg)).to.equal(true);
+        expect(scope.isDone()).to.equal(true);
+        // Kept: the CDN URL expires, the second view is served from MEDIA_DIR.
+        const second = await fetch(url, { headers: { authorization: `Bearer ${t.adminToken}` } });
+        expect(Buffer.from(await second.arrayBuffer()).equals(jpeg)).to.equal(true);
+      } finally {
+        nock.cleanAll();
+        nock.enableNetConnect();
+      }
     });
 
     it('Instagram without PUBLIC_URL: the file is uploaded to /message_attachments and sent by attachment_id; the caption follows as text', async () => {
