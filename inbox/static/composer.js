@@ -27,8 +27,12 @@ export function Composer({ t, templates, onChanged, onTakeover, busy }) {
   const [sending, setSending] = useState(false);
   const [useTemplate, setUseTemplate] = useState(false);
   const [sentNote, setSentNote] = useState('');
+  // Bumped to give the file input a fresh (empty) element after a send.
+  const [fileKey, setFileKey] = useState(0);
   useEffect(() => {
     setText('');
+    setFiles([]);
+    setFileKey((k) => k + 1);
     setError(null);
     setUseTemplate(false);
     setSentNote('');
@@ -63,6 +67,7 @@ export function Composer({ t, templates, onChanged, onTakeover, busy }) {
       const m = await api('POST', `/api/tickets/${t.id}/messages`, body);
       setText('');
       setFiles([]);
+      setFileKey((k) => k + 1);
       setSentNote(`Message ${m?.status ?? 'queued'}.`);
       await onChanged();
       return true;
@@ -112,7 +117,7 @@ export function Composer({ t, templates, onChanged, onTakeover, busy }) {
             </label>
             <div class="composer-row">
               <label class="file"><span>Attach files</span>
-                <input type="file" multiple onChange=${(e) => setFiles([...e.currentTarget.files])} />
+                <input type="file" multiple key=${fileKey} onChange=${(e) => setFiles([...e.currentTarget.files])} />
               </label>
               ${t.channel === 'whatsapp' && templates?.length ? html`<button type="button" class="link" onClick=${() => setUseTemplate(true)}>Use a template</button>` : null}
               <button type="submit" class="primary" disabled=${sending || (!text.trim() && !files.length)}>Send</button>

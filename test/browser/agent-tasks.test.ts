@@ -129,6 +129,7 @@ for (const backend of backends()) {
       const [file] = await Promise.all([page.waitForEvent('download'), link.click()]);
       expect(file.suggestedFilename()).to.equal('return-form.txt');
       expect(fs.readFileSync((await file.path())!, 'utf8')).to.equal('RMA 42\n');
+      expect(await page.getByLabel('Attach files').evaluate((e) => (e as HTMLInputElement).files?.length)).to.equal(0);
       await page.getByRole('button', { name: 'Hand back to bot' }).click();
       await page.getByTestId('ticket-type').filter({ hasText: 'Bot ticket' }).waitFor();
       // A follow-up ticket from this conversation; a second one needs "Create anyway".
