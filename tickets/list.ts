@@ -17,6 +17,7 @@ import { PRIORITIES, STATUSES, type TicketRow } from './model.js';
 import type { Settings } from './settings.js';
 import { SLA_STATES, slaStateSql, type SlaState } from './sla.js';
 import { ticketFromRow } from './store.js';
+import { searchIndexReady } from '../gateway/db/search-index.js';
 
 export interface ListQuery {
   [key: string]: unknown;
@@ -66,7 +67,7 @@ export function slaStates(q: ListQuery): SlaState[] {
  * The WHERE clause shared by the list and the export (alias `t`). With `now`, `sla=` is
  * included (on the stored SLA columns); without it the caller filters SLA itself.
  */
-export function whereOf(q: ListQuery, me: string, now?: number): { where: string[]; params: unknown[] } {
+export function whereOf(q: ListQuery, me: string, now?: number, opts: { searchIds?: string[] | null } = {}): { where: string[]; params: unknown[] } {
   const where: string[] = [];
   const params: unknown[] = [];
   for (const f of FILTERS) {
@@ -103,24 +104,24 @@ export function whereOf(q: ListQuery, me: string, now?: number): { where: string
     where.push('t.createdAt < ?');
     params.push(to);
   }
-  const search = typeof q.q === 'string' ? q.q.trim().slice(0, 200) : '';
-  if (search) {
+  const search = searchTerm(q);
+  if (search && opts.searchIds) {
+    // The matches were found on the search index (searchCandidates).
+    where.push(opts.searchIds.length ? inList('t.id', opts.searchIds, params) : '1 = 0');
+  } else if (search) {
     // '!' as the LIKE escape: a backslash means different things in MySQL and SQLite literals.
     // Subject and name match anywhere (LOWER: MySQL's binary collation is case-sensitive);
     // the id exactly (primary key); identities (phone, IGSID, email) by prefix on their
     // unique (channel, value) index, phone numbers with or without the leading +.
     const esc = (s: string) => s.replace(/[!%_]/g, (c) => `!${c}`);
     const like = `%${esc(search.toLowerCase())}%`;
-    const ident = search.replace(/^\+/, '');
-    const prefixes = [...new Set([ident, ident.toLowerCase()])];
-    const identSql = prefixes.map(() => `(channel IN (${CHANNELS.map(() => '?').join(', ')}) AND value >= ? AND value < ?)`).join(' OR ');
+    const ident = identityPrefixes(search);
     where.push(
       `(t.id = ? OR LOWER(t.subject) LIKE ? ESCAPE '!'` +
         ` OR t.contactId IN (SELECT id FROM contacts WHERE LOWER(name) LIKE ? ESCAPE '!')` +
-        ` OR t.contactId IN (SELECT contactId FROM contact_identities WHERE ${identSql}))`,
+        ` OR t.contactId IN (SELECT contactId FROM contact_identities WHERE ${ident.sql}))`,
     );
-    params.push(search.toUpperCase(), like, like);
-    for (const p of prefixes) params.push(...CHANNELS, p, `${p}\u{10FFFF}`);
+    params.push(search.toUpperCase(), like, like, ...ident.params);
   }
   if (now !== undefined) {
     const states = slaStates(q);
@@ -134,6 +135,52 @@ export function whereOf(q: ListQuery, me: string, now?: number): { where: string
     }
   }
   return { where, params };
+}
+
+const searchTerm = (q: ListQuery) => (typeof q.q === 'string' ? q.q.trim().slice(0, 200) : '');
+
+/** More matches than this: the ordered scan with LIKE finds a page sooner than collecting them all. */
+const SEARCH_CAP = 2000;
+
+/**
+ * The ids of the tickets `q` matches, from indexes only (SQLite's trigram index of subjects
+ * and contact names, the identities' (channel, value) index, the primary key), or null when
+ * the index can't answer (MySQL, terms under 3 characters or with LIKE wildcards) or the
+ * term is so common that scanning in list order stops sooner.
+ */
+export async function searchCandidates(sql: Sql, q: ListQuery): Promise<string[] | null> {
+  const search = searchTerm(q);
+  if (!search || [...search].length < 3 || /[%_!]/.test(search) || !(await searchIndexReady(sql))) return null;
+  const like = `%${search.toLowerCase()}%`;
+  const ids = new Set<string>();
+  const subjects = await sql.query<{ id: string }>(`SELECT t.id FROM ticket_subject_fts f JOIN tickets t ON t.rowid = f.rowid WHERE f.subject LIKE ? LIMIT ${SEARCH_CAP + 1}`, [like]);
+  if (subjects.length > SEARCH_CAP) return null;
+  for (const r of subjects) ids.add(r.id);
+  const named = await sql.query<{ id: string }>(`SELECT c.id FROM contact_name_fts f JOIN contacts c ON c.rowid = f.rowid WHERE f.name LIKE ? LIMIT ${SEARCH_CAP + 1}`, [like]);
+  if (named.length > SEARCH_CAP) return null;
+  const ident = identityPrefixes(search);
+  const identified = await sql.query<{ contactId: string }>(`SELECT contactId FROM contact_identities WHERE ${ident.sql} LIMIT ${SEARCH_CAP + 1}`, ident.params as any[]);
+  if (identified.length > SEARCH_CAP) return null;
+  const contacts = [...new Set([...named.map((r) => r.id), ...identified.map((r) => r.contactId)])];
+  for (let i = 0; i < contacts.length; i += 500) {
+    const chunk = contacts.slice(i, i + 500);
+    const rows = await sql.query<{ id: string }>(`SELECT id FROM tickets WHERE contactId IN (${chunk.map(() => '?').join(', ')}) LIMIT ${SEARCH_CAP + 1}`, chunk);
+    for (const r of rows) ids.add(r.id);
+    if (ids.size > 2 * SEARCH_CAP) return null;
+  }
+  const byId = await sql.query<{ id: string }>('SELECT id FROM tickets WHERE id = ?', [search.toUpperCase()]);
+  for (const r of byId) ids.add(r.id);
+  return [...ids];
+}
+
+/** Identities (phone, IGSID, email) starting with the term, on the (channel, value) index; a phone's leading + is optional. */
+function identityPrefixes(search: string): { sql: string; params: unknown[] } {
+  const ident = search.replace(/^\+/, '');
+  const prefixes = [...new Set([ident, ident.toLowerCase()])];
+  return {
+    sql: prefixes.map(() => `(channel IN (${CHANNELS.map(() => '?').join(', ')}) AND value >= ? AND value < ?)`).join(' OR '),
+    params: prefixes.flatMap((p) => [...CHANNELS, p, `${p}\u{10FFFF}`]),
+  };
 }
 
 /** One part of a sort: rows matching `cond`, ordered by the non-null `col`, then id. */
@@ -216,7 +263,8 @@ export async function listTickets(sql: Sql, q: ListQuery, me: string, _settings:
   // make the database sort every matching ticket before returning the first page.
   const statuses = list(q.status);
   const branches = statuses.length > 1 && statuses.every((v) => (STATUSES as readonly string[]).includes(v)) ? [...new Set(statuses)] : [null];
-  const { where, params } = whereOf(branches[0] === null ? q : { ...q, status: undefined }, me, now);
+  const searchIds = await searchCandidates(sql, q);
+  const { where, params } = whereOf(branches[0] === null ? q : { ...q, status: undefined }, me, now, { searchIds });
   const dir = desc ? 'DESC' : 'ASC';
   const cmp = desc ? '<' : '>';
   const out: { row: TicketRow; s: number }[] = [];

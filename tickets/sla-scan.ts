@@ -14,6 +14,7 @@
 //    still unrecorded, so concurrent runs or processes record a breach exactly once.
 
 import type { Sql } from '../gateway/db/sql.js';
+import { ensureSearchIndex } from '../gateway/db/search-index.js';
 import type { TicketContext } from './context.js';
 import { Effects } from './events.js';
 import { SYSTEM, type TicketRow } from './model.js';
@@ -174,9 +175,15 @@ export function createSlaScan(ctx: TicketContext, afterCommit: (fx: Effects) => 
     if (recorded) await Promise.resolve(afterCommit(fx)).catch((err) => ctx.log.error({ err, ticket: t.id }, 'publishing an SLA breach failed'));
   }
 
+  let searchChecked = false;
   return {
     name: 'sla',
     async run(now: number): Promise<void> {
+      // The list's other derived data: a search index whose triggers a table rebuild dropped is repaired once per process.
+      if (!searchChecked) {
+        searchChecked = true;
+        if (await ensureSearchIndex(sql)) ctx.log.warn('the ticket search index was missing its triggers: recreated and rebuilt');
+      }
       const settings = await ctx.settings.get();
       await recompute(settings, now);
       await refresh(settings, now);

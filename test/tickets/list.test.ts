@@ -10,6 +10,9 @@ import type { TicketRow } from '../../tickets/model.js';
 import { DEFAULT_SETTINGS } from '../../tickets/settings.js';
 import { withNewTicketSla } from '../../tickets/sla.js';
 import { insertTicket } from '../../tickets/store.js';
+import { searchCandidates } from '../../tickets/list.js';
+import { openDatabase } from '../../gateway/db/open.js';
+import { ensureSearchIndex, searchIndexReady } from '../../gateway/db/search-index.js';
 import { backends, rand, startGateway, type TestGateway } from '../helpers/gateway-harness.js';
 
 const at = (s: string) => Date.parse(s);
@@ -110,6 +113,14 @@ for (const backend of backends()) {
       await same(`q=${encodeURIComponent(`${tag} refund 1000`)}`, []);
     });
 
+    it('finds a ticket by its new subject after an edit, not by the old one', async () => {
+      const x = await insert({ subject: `Xyzzy${tag} plugh` });
+      await same(`q=${encodeURIComponent(`xyzzy${tag}`)}`, [x]);
+      expect((await t.api('PATCH', `/api/tickets/${x.id}`, { subject: `Frobnicate${tag} now` })).status).to.equal(200);
+      await same(`q=${encodeURIComponent(`xyzzy${tag}`)}`, []);
+      await same(`q=${encodeURIComponent(`obnicate${tag} n`)}`, [x]);
+    });
+
     it('refuses bad filter values with 400 naming what is allowed', async () => {
       for (const [query, text] of [
         ['status=open', 'status must be'], ['priority=asap', 'priority must be'], ['channel=sms', 'channel must be'], ['type=human', 'type must be'],
@@ -192,3 +203,28 @@ for (const backend of backends()) {
     });
   });
 }
+
+describe('search index (SQLite)', () => {
+  it('is repaired when its triggers are gone (a table rebuild drops them) and then finds new tickets', async () => {
+    const db = await openDatabase('sqlite::memory:');
+    try {
+      const sql = db.sql;
+      for (const n of ['tickets_search_ai', 'tickets_search_ad', 'tickets_search_au']) await sql.execute(`DROP TRIGGER ${n}`);
+      const row = {
+        id: newTicketId(), conversationId: null, contactId: null, channel: 'internal', account: null, subject: 'Lost invoice 4711', description: null,
+        type: 'agent', status: 'pending', priority: 'medium', category: null, tags: '[]', assigneeId: null, lastAssigneeId: null, teamId: null,
+        createdBy: 'agent', createdById: null, linkedTicketId: null, openKey: null, handoffAt: null, handoffCause: null, botFlow: null,
+        createdAt: NOW, updatedAt: NOW, firstResponseAt: null, resolvedAt: null, closedAt: null, lastCustomerMessageAt: null, lastAgentMessageAt: null,
+        statusChangedAt: NOW, slaFirstResponseDueAt: null, slaResolutionDueAt: null, slaBreachedAt: null, csatScore: null, csatComment: null, version: 0,
+      } as TicketRow;
+      await insertTicket(sql, row);
+      expect(await searchIndexReady(sql)).to.equal(false);
+      expect(await searchCandidates(sql, { q: 'invoice 47' })).to.equal(null); // falls back to LIKE meanwhile
+      expect(await ensureSearchIndex(sql)).to.equal(true);
+      expect(await searchCandidates(sql, { q: 'invoice 47' })).to.deep.equal([row.id]);
+      expect(await ensureSearchIndex(sql)).to.equal(false);
+    } finally {
+      await db.close();
+    }
+  });
+});
