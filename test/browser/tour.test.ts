@@ -35,6 +35,11 @@ for (const backend of backends()) {
       const inboxErrors = watchErrors(inbox);
       const simErrors = watchErrors(sim);
 
+      // Some other work in the queue, so the list looks like a working day.
+      for (const [subject, priority] of [['Refund for order A-1042', 'urgent'], ['Printer jam in the warehouse', 'low'], ['Update the FAQ on returns', 'medium']]) {
+        expect((await t.api('POST', '/api/tickets', { subject, priority })).status).to.equal(201);
+      }
+
       // The agent signs in and goes online, so the handoff assigns the ticket to them.
       await signIn(inbox, t.url, t.adminToken);
       await inbox.getByLabel('My presence').selectOption('online');
