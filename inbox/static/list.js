@@ -72,6 +72,17 @@ export function TicketList({ me, lookups, selectedId, unread, onItems }) {
 
   // Typing searches after a short pause, not on every key.
   const commitQ = useMemo(() => debounce((v) => setQuery(v), 250), []);
+  const searchRef = useRef(null);
+  // "/" jumps to the search box (unless typing somewhere already).
+  useEffect(() => {
+    const onKey = (e) => {
+      if (e.key !== '/' || e.ctrlKey || e.metaKey || /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement?.tagName ?? '')) return;
+      e.preventDefault();
+      searchRef.current?.focus();
+    };
+    addEventListener('keydown', onKey);
+    return () => removeEventListener('keydown', onKey);
+  }, []);
 
   async function load({ append = false, keepCount = false } = {}) {
     const my = ++seq.current;
@@ -144,7 +155,7 @@ export function TicketList({ me, lookups, selectedId, unread, onItems }) {
         <div class="search-row">
           <label class="search">
             <span class="visually-hidden">Search tickets by subject, id or customer</span>
-            <input type="search" placeholder="Search subject, id, customer…" value=${q}
+            <input type="search" ref=${searchRef} placeholder="Search subject, id, customer… (press /)" value=${q}
               onInput=${(e) => { setQ(e.currentTarget.value); commitQ(e.currentTarget.value); }} />
           </label>
           <button type="button" class="secondary" aria-expanded=${showFilters} aria-controls="filters" onClick=${() => setShowFilters(!showFilters)}>
@@ -181,7 +192,7 @@ export function TicketList({ me, lookups, selectedId, unread, onItems }) {
               })}
             </tr>
           </thead>
-          <tbody>
+          <tbody onKeyDown=${moveFocus}>
             ${(items ?? []).map((t) => html`<${Row} key=${t.id} t=${t} selected=${t.id === selectedId} unread=${unread.has(t.id)} />`)}
           </tbody>
         </table>
@@ -191,6 +202,16 @@ export function TicketList({ me, lookups, selectedId, unread, onItems }) {
         ${nextCursor ? html`<button type="button" class="secondary more" onClick=${() => load({ append: true })} disabled=${loading}>Load more</button>` : null}
       </div>
     </section>`;
+}
+
+/** Arrow keys move between the tickets' links (Enter opens one). */
+function moveFocus(e) {
+  if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+  const links = [...e.currentTarget.querySelectorAll('a.subject')];
+  const i = links.indexOf(document.activeElement);
+  if (i < 0) return;
+  e.preventDefault();
+  links[Math.max(0, Math.min(links.length - 1, i + (e.key === 'ArrowDown' ? 1 : -1)))].focus();
 }
 
 function Row({ t, selected, unread }) {

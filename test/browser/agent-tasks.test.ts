@@ -294,10 +294,17 @@ for (const backend of backends()) {
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       expect(overflow).to.be.at.most(0);
       await screenshot(page, 'inbox-phone-list', { doc: true });
-      const first = page.locator('tr[data-ticket] a.subject').first();
-      // Keyboard: focus the first ticket link and open it with Enter.
-      await first.focus();
+      // Keyboard: "/" is search; arrows move between tickets; Enter opens one.
+      await page.keyboard.press('/');
+      expect(await page.evaluate(() => (document.activeElement as HTMLInputElement).type)).to.equal('search');
+      const links = page.locator('tr[data-ticket] a.subject');
+      expect(await links.count()).to.be.greaterThan(1);
+      await links.first().focus();
+      await page.keyboard.press('ArrowDown');
+      const second = await links.nth(1).getAttribute('href');
+      expect(await page.evaluate(() => document.activeElement?.getAttribute('href'))).to.equal(second);
       await page.keyboard.press('Enter');
+      await page.waitForURL((u) => u.hash === second);
       await page.getByRole('link', { name: '← Tickets' }).waitFor();
       expect(await page.locator('.list-pane').isVisible()).to.equal(false);
       expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).to.be.at.most(0);
