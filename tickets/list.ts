@@ -67,7 +67,7 @@ export function slaStates(q: ListQuery): SlaState[] {
  * The WHERE clause shared by the list and the export (alias `t`). With `now`, `sla=` is
  * included (on the stored SLA columns); without it the caller filters SLA itself.
  */
-export function whereOf(q: ListQuery, me: string, now?: number, opts: { searchIds?: string[] | null } = {}): { where: string[]; params: unknown[] } {
+export function whereOf(q: ListQuery, me: string, now?: number, opts: { searchIds?: string[] | null; fts?: boolean } = {}): { where: string[]; params: unknown[] } {
   const where: string[] = [];
   const params: unknown[] = [];
   for (const f of FILTERS) {
@@ -116,9 +116,14 @@ export function whereOf(q: ListQuery, me: string, now?: number, opts: { searchId
     const esc = (s: string) => s.replace(/[!%_]/g, (c) => `!${c}`);
     const like = `%${esc(search.toLowerCase())}%`;
     const ident = identityPrefixes(search);
+    // Names from the trigram index when it can answer (a common term lands here: the
+    // subjects are then scanned in list order, which finds a page quickly).
+    const names = opts.fts && ftsCanAnswer(search)
+      ? 'SELECT c.id FROM contact_name_fts f JOIN contacts c ON c.rowid = f.rowid WHERE f.name LIKE ?'
+      : "SELECT id FROM contacts WHERE LOWER(name) LIKE ? ESCAPE '!'";
     where.push(
       `(t.id = ? OR LOWER(t.subject) LIKE ? ESCAPE '!'` +
-        ` OR t.contactId IN (SELECT id FROM contacts WHERE LOWER(name) LIKE ? ESCAPE '!')` +
+        ` OR t.contactId IN (${names})` +
         ` OR t.contactId IN (SELECT contactId FROM contact_identities WHERE ${ident.sql}))`,
     );
     params.push(search.toUpperCase(), like, like, ...ident.params);
@@ -138,6 +143,8 @@ export function whereOf(q: ListQuery, me: string, now?: number, opts: { searchId
 }
 
 const searchTerm = (q: ListQuery) => (typeof q.q === 'string' ? q.q.trim().slice(0, 200) : '');
+/** The trigram index matches LIKE patterns of 3+ characters; wildcards in the term itself need LIKE's ESCAPE. */
+const ftsCanAnswer = (term: string) => [...term].length >= 3 && !/[%_!]/.test(term);
 
 /** More matches than this: the ordered scan with LIKE finds a page sooner than collecting them all. */
 const SEARCH_CAP = 2000;
@@ -150,7 +157,7 @@ const SEARCH_CAP = 2000;
  */
 export async function searchCandidates(sql: Sql, q: ListQuery): Promise<string[] | null> {
   const search = searchTerm(q);
-  if (!search || [...search].length < 3 || /[%_!]/.test(search) || !(await searchIndexReady(sql))) return null;
+  if (!search || !ftsCanAnswer(search) || !(await searchIndexReady(sql))) return null;
   const like = `%${search.toLowerCase()}%`;
   const ids = new Set<string>();
   const subjects = await sql.query<{ id: string }>(`SELECT t.id FROM ticket_subject_fts f JOIN tickets t ON t.rowid = f.rowid WHERE f.subject LIKE ? LIMIT ${SEARCH_CAP + 1}`, [like]);
@@ -264,7 +271,8 @@ export async function listTickets(sql: Sql, q: ListQuery, me: string, _settings:
   const statuses = list(q.status);
   const branches = statuses.length > 1 && statuses.every((v) => (STATUSES as readonly string[]).includes(v)) ? [...new Set(statuses)] : [null];
   const searchIds = await searchCandidates(sql, q);
-  const { where, params } = whereOf(branches[0] === null ? q : { ...q, status: undefined }, me, now, { searchIds });
+  const fts = searchTerm(q) ? await searchIndexReady(sql) : false;
+  const { where, params } = whereOf(branches[0] === null ? q : { ...q, status: undefined }, me, now, { searchIds, fts });
   const dir = desc ? 'DESC' : 'ASC';
   const cmp = desc ? '<' : '>';
   const out: { row: TicketRow; s: number }[] = [];

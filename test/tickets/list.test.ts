@@ -113,6 +113,29 @@ for (const backend of backends()) {
       await same(`q=${encodeURIComponent(`${tag} refund 1000`)}`, []);
     });
 
+    it('lists a common term (more matches than the index shortcut collects) completely, subjects and names', async () => {
+      const word = `Common${tag}`;
+      await t.gw.db.sql.tx(async (tx) => {
+        for (let i = 0; i < 2010; i++) {
+          const createdAt = NOW - 1000 * i;
+          await insertTicket(tx, { ...r.d, id: newTicketId(), subject: `${word} question ${i}`, createdAt, updatedAt: createdAt, statusChangedAt: createdAt, teamId: null });
+        }
+      });
+      const person = await contact(`${word} Person`, 'email', `person-${tag}@example.org`);
+      const byName = await insert({ subject: 'Unrelated', contactId: person, channel: 'email', createdAt: NOW - 5_000_000 });
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const res = await t.api('GET', `/api/tickets?q=${word.toLowerCase()}&limit=200${cursor ? `&cursor=${cursor}` : ''}`);
+        expect(res.status).to.equal(200);
+        seen.push(...res.body.items.map((x: any) => x.id));
+        cursor = res.body.nextCursor;
+      } while (cursor);
+      expect(seen).to.have.length(2011);
+      expect(new Set(seen).size).to.equal(2011);
+      expect(seen[seen.length - 1]).to.equal(byName.id);
+    });
+
     it('finds a ticket by its new subject after an edit, not by the old one', async () => {
       const x = await insert({ subject: `Xyzzy${tag} plugh` });
       await same(`q=${encodeURIComponent(`xyzzy${tag}`)}`, [x]);
