@@ -134,7 +134,7 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
 
   // ---- tickets, events, pipelines ---------------------------------------------------
   const hub = new EventHub(coord, { warn: (obj, msg) => log.warn(obj, msg) });
-  const outbox = new Outbox(channels, clock);
+  const outbox = new Outbox(channels, clock, settings);
   const ctx: TicketContext = { sql, clock, settings, outbound: outbox, events: hub, log };
   const dispatcher = new Dispatcher(sql, channels, clock, log, metrics, (events) => hub.publish(events));
   const media = new MediaStore(sql, config.media.dir, config.media.maxBytes);

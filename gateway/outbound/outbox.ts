@@ -8,7 +8,9 @@ import { newId } from '../ids.js';
 import type { OutboundPort, OutboundRequest } from '../../tickets/context.js';
 import { unprocessable } from '../../tickets/errors.js';
 import type { Effects } from '../../tickets/events.js';
-import type { MessageRow } from '../../tickets/model.js';
+import type { MessageRow, TicketRow } from '../../tickets/model.js';
+import type { SettingsStore } from '../../tickets/settings.js';
+import { slaColumns } from '../../tickets/sla.js';
 import { getConversation, insertMessage, insertTimeline, updateTicket } from '../../tickets/store.js';
 import { approvedTemplate } from '../../tickets/templates.js';
 import { SIMULATOR_ACCOUNT, type ChannelRegistry } from '../channels.js';
@@ -39,6 +41,8 @@ export class Outbox implements OutboundPort {
   constructor(
     private readonly channels: ChannelRegistry,
     private readonly clock: Clock,
+    /** For the SLA columns the first agent answer changes (tickets/sla.ts). */
+    private readonly settings?: SettingsStore,
   ) {}
 
   capabilities(channel: TicketChannel, account: string | null): Capabilities | null {
@@ -102,11 +106,10 @@ export class Outbox implements OutboundPort {
     const actor = { kind: req.author === 'agent' ? 'agent' : req.author, id: req.authorId } as const;
     await insertTimeline(tx, ticket.id, now, 'message', actor, { messageId: message.id });
     if (req.author === 'agent') {
-      await updateTicket(tx, ticket.id, {
-        lastAgentMessageAt: now,
-        updatedAt: now,
-        ...(ticket.firstResponseAt ? {} : { firstResponseAt: now }),
-      });
+      const patch: Partial<TicketRow> = { lastAgentMessageAt: now, updatedAt: now, ...(ticket.firstResponseAt ? {} : { firstResponseAt: now }) };
+      // The first answer stops the first-response SLA clock: the stored SLA moments follow at once.
+      if (patch.firstResponseAt && this.settings) Object.assign(patch, slaColumns({ ...ticket, ...patch }, await this.settings.get(), now));
+      await updateTicket(tx, ticket.id, patch);
     }
     fx.outbox.push(outboxId);
     fx.event('message.created', ticket.id, now, { messageId: message.id, direction: 'out', author: req.author });

@@ -121,6 +121,28 @@ for (const backend of backends()) {
       }
     });
 
+    it('stops the first-response clock when an agent answers, in the list too without waiting for a scan', async () => {
+      const phone = newPhone();
+      await t.webhook(waTextBody({ from: phone, id: newWamid(), text: 'hello?' }));
+      const [stored] = await waitFor(async () => {
+        const ts = await ticketsOf(t, phone);
+        return ts.length ? ts : null;
+      }, 5000, 'the ticket');
+      await t.gw.tick();
+      clock.advance(1000);
+      const reply = await t.api('POST', `/api/tickets/${stored.id}/messages`, { text: 'Hi, looking into it' });
+      expect(reply.status, JSON.stringify(reply.body)).to.equal(201);
+      clock.advance(2000); // the 4 s first response would be yellow now, and red in 1 s
+      const tk = await detail(stored.id);
+      expect(tk.firstResponseAt).to.equal(iso(Date.parse(tk.createdAt) + 1000));
+      expect(tk.sla.state).to.equal('green');
+      expect(await ids(`q=${stored.id}&sla=green`)).to.deep.equal([stored.id]);
+      clock.advance(5000);
+      expect(await ids(`q=${stored.id}&sla=green`)).to.deep.equal([stored.id]);
+      await t.gw.tick();
+      expect(await slaEntries(stored.id)).to.deep.equal([]);
+    });
+
     it('records a breach once when two scans run at the same time', async () => {
       const tk = await task(`Race ${tag}`, { priority: 'high', assigneeId: agentId });
       await t.gw.tick();
