@@ -77,7 +77,9 @@ export class EventHub {
     r.get('/events', auth.middleware(), (req, res) => {
       void this.serve(req, res).catch((err) => {
         this.warn({ err }, 'event stream failed');
-        res.destroy();
+        // Before the stream started (e.g. Redis unreachable): a clear error, the client retries.
+        if (!res.headersSent) res.status(503).json({ error: { code: 'unavailable', message: 'the event log is not reachable; retry shortly' } });
+        else res.destroy();
       });
     });
     return r;
