@@ -12,6 +12,7 @@ import { openKeyFor, type Actor, type ConversationRow, type MessageRow, type Tic
 import { pickAgent, routeTeam } from './routing.js';
 import { threadEmail } from './email-threading.js';
 import { csatAwaitingAnswer } from './csat.js';
+import { withNewTicketSla } from './sla.js';
 import { ensureConversation, findOpenTicket, insertMessage, insertTicket, insertTimeline, resolveContact, touchInbound, updateTicket } from './store.js';
 
 export interface Threaded {
@@ -94,7 +95,7 @@ export async function openTicket(ctx: TicketContext, tx: Sql, fx: Effects, msg: 
     version: 0,
   };
   // A concurrent opener makes this fail on uq_ticket_open; the caller retries and threads into the winner.
-  await insertTicket(tx, t);
+  await insertTicket(tx, withNewTicketSla(t, settings, now));
   await insertTimeline(tx, t.id, now, 'status', { kind: 'customer' }, {
     from: null,
     to: t.status,
