@@ -54,6 +54,24 @@ export interface PipelineDeps {
 /** Bytes never go into the JSON payload (a transport stores them as files first; this is the safety net). */
 const withoutBuffers = (_key: string, v: unknown) => (v && typeof v === 'object' && (v as { type?: unknown }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data) ? undefined : v);
 
+/** A TEXT column on MySQL holds 64 KB: a payload above it would be cut mid-JSON. */
+const MAX_PAYLOAD_BYTES = 65_535;
+
+/**
+ * The row payload of a message: its JSON, with the text cut (and `truncated` set) when
+ * the whole would not fit the column (a very long email). Null when even that is too big.
+ */
+function storablePayload(msg: InboundMessage): string | null {
+  let payload = JSON.stringify(msg, withoutBuffers);
+  let text = msg.text ?? '';
+  while (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) {
+    if (!text) return null;
+    text = text.slice(0, Math.floor(text.length / 2));
+    payload = JSON.stringify({ ...msg, text, truncated: true }, withoutBuffers);
+  }
+  return payload;
+}
+
 export const convKeyOf = (m: { channel: string; account: string; from: string }) => `${m.channel}:${m.account}:${m.from}`;
 
 /** Delivery receipts only move forward (a late `delivered` never undoes `read`). */
@@ -78,9 +96,14 @@ export class InboundPipeline implements InboundSink {
       // without storing it (a cache in front of it could).
       await sql.tx(async (tx) => {
         for (const msg of messages) {
+          const payload = storablePayload(msg);
+          if (!payload) {
+            this.d.log.warn({ channel: msg.channel, externalId: msg.externalId }, 'inbound message too large to store even with its text cut; dropped');
+            continue;
+          }
           const row: InboundRow = {
             id: newId(now), channel: msg.channel, account: msg.account, externalId: msg.externalId, convKey: convKeyOf(msg),
-            payload: JSON.stringify(msg, withoutBuffers), status: 'received', attempts: 0, ticketId: null, receivedAt: now,
+            payload, status: 'received', attempts: 0, ticketId: null, receivedAt: now,
           };
           const { affected } = await tx.execute(
             `${tx.insertIgnore()} INTO inbound (id, channel, account, externalId, convKey, payload, status, attempts, receivedAt) VALUES (?, ?, ?, ?, ?, ?, 'received', 0, ?)`,
@@ -111,18 +134,24 @@ export class InboundPipeline implements InboundSink {
   async process(convKey: string): Promise<void> {
     await this.d.coord.withLock(`conv:${convKey}`, async () => {
       const rows = await this.d.sql.query<InboundRow>("SELECT * FROM inbound WHERE convKey = ? AND status IN ('received', 'stored') ORDER BY receivedAt, id", [convKey]);
+      const parsed: { r: InboundRow; msg: InboundMessage }[] = [];
+      for (const r of rows) {
+        try {
+          parsed.push({ r, msg: JSON.parse(r.payload) as InboundMessage });
+        } catch (err) {
+          // One unreadable row must not hold the rest of the conversation back forever.
+          this.d.log.error({ err, inbound: r.id }, 'stored inbound payload is unreadable; marked failed');
+          await this.d.sql.execute("UPDATE inbound SET status = 'failed', error = ? WHERE id = ?", ['stored payload is not valid JSON', r.id]);
+        }
+      }
       // Platform order first: Meta may deliver a conversation's messages out of order.
-      const ordered = rows
-        .map((r) => ({ r, ts: (JSON.parse(r.payload) as InboundMessage).timestamp }))
-        .sort((a, b) => a.ts - b.ts || (a.r.id < b.r.id ? -1 : 1))
-        .map((x) => x.r);
-      for (const row of ordered) await this.handle(row);
+      parsed.sort((a, b) => a.msg.timestamp - b.msg.timestamp || (a.r.id < b.r.id ? -1 : 1));
+      for (const { r, msg } of parsed) await this.handle(r, msg);
     });
   }
 
-  private async handle(row: InboundRow): Promise<void> {
+  private async handle(row: InboundRow, msg: InboundMessage): Promise<void> {
     const started = Date.now();
-    const msg = JSON.parse(row.payload) as InboundMessage;
     try {
       let ticket: TicketRow | null = null;
       let runBot = row.status === 'stored';

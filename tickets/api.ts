@@ -114,6 +114,10 @@ export function createApi(d: ApiDeps): Router {
     if (b.priority !== undefined && !PRIORITIES.includes(b.priority)) throw badRequest(`priority must be one of ${PRIORITIES.join(', ')}`);
     if (b.tags !== undefined && (!Array.isArray(b.tags) || b.tags.some((x: unknown) => typeof x !== 'string'))) throw badRequest('tags must be a list of strings');
     if (b.assigneeId !== undefined && b.assigneeId !== null && typeof b.assigneeId !== 'string') throw badRequest('assigneeId must be a string or null');
+    // Typed and within the column sizes, as on creation (an object here used to reach the SQL driver: 500).
+    if (b.subject !== undefined && (typeof b.subject !== 'string' || !b.subject.trim() || b.subject.length > 255)) throw badRequest('subject must be a non-empty string of at most 255 characters');
+    if (b.description !== undefined && b.description !== null && (typeof b.description !== 'string' || Buffer.byteLength(b.description) > 65_535)) throw badRequest('description must be a string (at most 64 KB) or null');
+    if (b.teamId !== undefined && b.teamId !== null && typeof b.teamId !== 'string') throw badRequest('teamId must be a string or null');
     if (b.category !== undefined) await requireCategory(sql, b.category);
     await work(async (tx, fx) => {
       let t = await loadTicket(tx, req.params.id);

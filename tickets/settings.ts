@@ -120,7 +120,8 @@ export class SettingsStore {
   async put(patch: unknown): Promise<Settings> {
     if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw badRequest('settings must be a JSON object');
     const entries = Object.entries(patch as Record<string, unknown>).map(([k, v]) => {
-      const validate = VALIDATORS[k];
+      // Own keys only: "toString" or "valueOf" must not reach Object.prototype's methods.
+      const validate = Object.hasOwn(VALIDATORS, k) ? VALIDATORS[k] : undefined;
       if (!validate) throw badRequest(`unknown setting ${k}`, 'invalid_setting');
       return [k, validate(v)] as const;
     });

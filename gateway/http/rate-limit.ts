@@ -24,7 +24,7 @@ export function parseRateLimit(value: string | undefined): RateLimit | null {
   const v = (value ?? '').trim().toLowerCase();
   if (!v || v === 'off' || v === '0' || v === 'none') return null;
   const m = /^(\d+)\s*\/\s*([a-z]+)$/.exec(v);
-  const period = m ? PERIODS[m[2]!] : undefined;
+  const period = m && Object.hasOwn(PERIODS, m[2]!) ? PERIODS[m[2]!] : undefined;
   if (!m || !period || Number(m[1]) < 1) throw new Error(`API_RATE_LIMIT must look like 600/min, 10/s or 5000/h, or be off (got ${value})`);
   return { capacity: Number(m[1]), refillPerSec: Number(m[1]) / period };
 }

@@ -14,7 +14,7 @@ describe('API_RATE_LIMIT parsing', () => {
     expect(parseRateLimit('10/s')).to.deep.equal({ capacity: 10, refillPerSec: 10 });
     expect(parseRateLimit('7200 / hour')).to.deep.equal({ capacity: 7200, refillPerSec: 2 });
     for (const off of ['off', '0', '', undefined, 'none']) expect(parseRateLimit(off), String(off)).to.equal(null);
-    for (const bad of ['600', '600/fortnight', '-5/min', 'ten/min', '0/min']) expect(() => parseRateLimit(bad), bad).to.throw(/API_RATE_LIMIT/);
+    for (const bad of ['600', '600/constructor', '600/fortnight', '-5/min', 'ten/min', '0/min']) expect(() => parseRateLimit(bad), bad).to.throw(/API_RATE_LIMIT/);
   });
 });
 
