@@ -8,7 +8,10 @@
 //   its (value, createdAt) index), nullable sorts (assignee, sla) put the nulls in their
 //   own segment. The cursor names the segment and the last (value, id) seen, so paging has
 //   no duplicates or gaps while other tickets are created or change (a ticket whose own sort
-//   value changes moves, as it should).
+//   value changes moves, as it should);
+// - a list of statuses runs as one query per status, merged in order;
+// - `q` is answered from indexes when it can (searchCandidates: SQLite's trigram index of
+//   subjects and names, identity prefixes, the id), else by LIKE in list order.
 
 import { CHANNELS } from '../adapters/types.js';
 import type { Sql } from '../gateway/db/sql.js';
@@ -172,6 +175,7 @@ export async function searchCandidates(sql: Sql, q: ListQuery): Promise<string[]
   for (let i = 0; i < contacts.length; i += 500) {
     const chunk = contacts.slice(i, i + 500);
     const rows = await sql.query<{ id: string }>(`SELECT id FROM tickets WHERE contactId IN (${chunk.map(() => '?').join(', ')}) LIMIT ${SEARCH_CAP + 1}`, chunk);
+    if (rows.length > SEARCH_CAP) return null;
     for (const r of rows) ids.add(r.id);
     if (ids.size > 2 * SEARCH_CAP) return null;
   }
