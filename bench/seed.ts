@@ -171,6 +171,10 @@ export async function seedTickets(sql: Sql, n: number, opts: SeedOptions = {}): 
         csatScore: done && !botOnly && rnd() < 0.3 ? 1 + Math.floor(rnd() * 5) : null, csatComment: null, version: 1,
         slaPausedMs: 0, slaPausedAt: null, slaNextCheckAt: null, slaFirstResponseBreachedAt: null, slaResolutionBreachedAt: null, slaDueAt: null, slaWarnAt: null,
       };
+      // The resolution clock stopped when the ticket was resolved (closing later does not count),
+      // or when it started waiting on the customer.
+      if (done) t.slaPausedAt = t.resolvedAt ?? closedAt;
+      else if (status === 'idle' || status === 'proactive') t.slaPausedAt = statusChangedAt;
       // Breaches the scanner would have recorded by `now`.
       const plan = slaPlan(t, settings, now);
       if (plan.firstResponse?.missed) t.slaFirstResponseBreachedAt = plan.firstResponse.due;
@@ -178,7 +182,7 @@ export async function seedTickets(sql: Sql, n: number, opts: SeedOptions = {}): 
       const b = [t.slaFirstResponseBreachedAt, t.slaResolutionBreachedAt].filter((x): x is number => typeof x === 'number');
       t.slaBreachedAt = b.length ? Math.min(...b) : null;
       Object.assign(t, slaColumns(t, settings, now));
-      if (plan.applies && ['idle', 'proactive', 'resolved', 'closed'].includes(status)) t.slaPausedAt = statusChangedAt;
+      if (!plan.applies) t.slaPausedAt = null;
       tickets.push(TICKET_COLS.map((k) => (t[k] ?? null) as Param));
       if (withTimeline) {
         const first = botOnly || handoffAt ? 'active' : status === 'proactive' ? 'proactive' : 'pending';
