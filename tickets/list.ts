@@ -153,20 +153,33 @@ const ftsCanAnswer = (term: string) => [...term].length >= 3 && !/[%_!]/.test(te
 const SEARCH_CAP = 2000;
 
 /**
- * The ids of the tickets `q` matches, from indexes only (SQLite's trigram index of subjects
- * and contact names, the identities' (channel, value) index, the primary key), or null when
- * the index can't answer (MySQL, terms under 3 characters or with LIKE wildcards) or the
- * term is so common that scanning in list order stops sooner.
+ * The ids of the tickets `q` matches, from indexes (SQLite's trigram index of subjects and
+ * contact names, or a LIKE over the (subject, id) index where there is none; the
+ * identities' (channel, value) index; the primary key), or null when the term is so common
+ * that scanning in list order finds a page sooner.
  */
 export async function searchCandidates(sql: Sql, q: ListQuery): Promise<string[] | null> {
   const search = searchTerm(q);
-  if (!search || !ftsCanAnswer(search) || !(await searchIndexReady(sql))) return null;
-  const like = `%${search.toLowerCase()}%`;
+  if (!search) return null;
+  const fts = ftsCanAnswer(search) && (await searchIndexReady(sql));
   const ids = new Set<string>();
-  const subjects = await sql.query<{ id: string }>(`SELECT t.id FROM ticket_subject_fts f JOIN tickets t ON t.rowid = f.rowid WHERE f.subject LIKE ? LIMIT ${SEARCH_CAP + 1}`, [like]);
+  // Without the trigram index (MySQL, short terms): LIKE over the (subject, id) index alone,
+  // which reads far less than walking the tickets in list order and fetching each row.
+  const like = fts ? `%${search.toLowerCase()}%` : `%${search.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
+  const subjects = await sql.query<{ id: string }>(
+    fts
+      ? `SELECT t.id FROM ticket_subject_fts f JOIN tickets t ON t.rowid = f.rowid WHERE f.subject LIKE ? LIMIT ${SEARCH_CAP + 1}`
+      : `SELECT id FROM tickets WHERE LOWER(subject) LIKE ? ESCAPE '!' LIMIT ${SEARCH_CAP + 1}`,
+    [like],
+  );
   if (subjects.length > SEARCH_CAP) return null;
   for (const r of subjects) ids.add(r.id);
-  const named = await sql.query<{ id: string }>(`SELECT c.id FROM contact_name_fts f JOIN contacts c ON c.rowid = f.rowid WHERE f.name LIKE ? LIMIT ${SEARCH_CAP + 1}`, [like]);
+  const named = await sql.query<{ id: string }>(
+    fts
+      ? `SELECT c.id FROM contact_name_fts f JOIN contacts c ON c.rowid = f.rowid WHERE f.name LIKE ? LIMIT ${SEARCH_CAP + 1}`
+      : `SELECT id FROM contacts WHERE LOWER(name) LIKE ? ESCAPE '!' LIMIT ${SEARCH_CAP + 1}`,
+    [like],
+  );
   if (named.length > SEARCH_CAP) return null;
   const ident = identityPrefixes(search);
   const identified = await sql.query<{ contactId: string }>(`SELECT contactId FROM contact_identities WHERE ${ident.sql} LIMIT ${SEARCH_CAP + 1}`, ident.params as any[]);

@@ -241,7 +241,10 @@ export function slaFingerprint(settings: Settings): string {
  * `?` placeholders take `now` (count given).
  */
 export function slaStateSql(state: SlaState): { sql: string; nowParams: number } {
-  const red = '(t.slaBreachedAt IS NOT NULL OR t.slaNextCheckAt <= ?)';
+  // A recorded breach is in the past, so "recorded, or an unrecorded one has come" is one
+  // comparison; written so (no OR across two indexed columns) MySQL does not merge two
+  // large index ranges and sort them instead of walking the list's order.
+  const red = '(COALESCE(t.slaBreachedAt, t.slaNextCheckAt) <= ?)';
   const notRed = '(t.slaBreachedAt IS NULL AND (t.slaNextCheckAt IS NULL OR t.slaNextCheckAt > ?))';
   const done = "t.status IN ('resolved', 'closed')";
   const open = "t.status NOT IN ('resolved', 'closed')";

@@ -242,8 +242,11 @@ describe('search index (SQLite)', () => {
       } as TicketRow;
       await insertTicket(sql, row);
       expect(await searchIndexReady(sql)).to.equal(false);
-      expect(await searchCandidates(sql, { q: 'invoice 47' })).to.equal(null); // falls back to LIKE meanwhile
+      expect(await searchCandidates(sql, { q: 'invoice 47' })).to.deep.equal([row.id]); // by LIKE meanwhile
       expect(await ensureSearchIndex(sql)).to.equal(true);
+      expect(await searchIndexReady(sql)).to.equal(true);
+      const [hit] = await sql.query("SELECT rowid FROM ticket_subject_fts WHERE subject LIKE '%invoice 47%'");
+      expect(hit, 'the rebuilt index holds the ticket inserted while its triggers were gone').to.not.equal(undefined);
       expect(await searchCandidates(sql, { q: 'invoice 47' })).to.deep.equal([row.id]);
       expect(await ensureSearchIndex(sql)).to.equal(false);
     } finally {
