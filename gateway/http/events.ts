@@ -27,6 +27,8 @@ interface StreamClient {
   /** Live entries held back while the replay runs (null once live). */
   held: LogEntry[] | null;
   deliver(entries: LogEntry[]): void;
+  /** Re-reads the caller's user (permissions may have changed, the user may be gone). */
+  recheck(): Promise<void>;
 }
 
 type Warn = (obj: Record<string, unknown>, msg: string) => void;
@@ -75,7 +77,7 @@ export class EventHub {
   router(auth: Authenticator): Router {
     const r = express.Router();
     r.get('/events', auth.middleware(), (req, res) => {
-      void this.serve(req, res).catch((err) => {
+      void this.serve(req, res, auth).catch((err) => {
         this.warn({ err }, 'event stream failed');
         // Before the stream started (e.g. Redis unreachable): a clear error, the client retries.
         if (!res.headersSent) res.status(503).json({ error: { code: 'unavailable', message: 'the event log is not reachable; retry shortly' } });
@@ -85,9 +87,9 @@ export class EventHub {
     return r;
   }
 
-  private async serve(req: Request, res: Response): Promise<void> {
-    const user = userOf(req);
-    const notes = canReadNotes(user);
+  private async serve(req: Request, res: Response, auth: Authenticator): Promise<void> {
+    let user = userOf(req);
+    let notes = canReadNotes(user);
     const header = req.headers['last-event-id'];
     const asked = (typeof header === 'string' && header.trim()) || (typeof req.query.lastEventId === 'string' ? req.query.lastEventId : '');
     // A fresh client resumes from the log's head read now, before it starts listening:
@@ -131,11 +133,25 @@ export class EventHub {
         if (client.held) client.held.push(...entries);
         else send(entries);
       },
+      recheck: async () => {},
     };
     // Listen before reading the log, so nothing falls between the replay and live delivery.
     this.clients.add(client);
     this.responses.add(res);
-    const ping = setInterval(() => write(': ping\n\n'), this.pingMs);
+    // Each keep-alive also re-checks the token: a removed user's stream ends, and a
+    // revoked notes permission stops note events without waiting for a reconnect.
+    const token = tokenOf(req);
+    client.recheck = async () => {
+      const u = token ? await auth.byToken(token).catch(() => user) : null;
+      if (!u) {
+        closed = true;
+        res.end();
+        return;
+      }
+      user = u;
+      notes = canReadNotes(u);
+    };
+    const ping = setInterval(() => void client.recheck().then(() => write(': ping\n\n')), this.pingMs);
     ping.unref();
     res.on('close', () => {
       closed = true;
@@ -157,12 +173,24 @@ export class EventHub {
     send(held);
   }
 
+  /** Re-checks every open stream's user now (what each keep-alive does; for tests and admin changes). */
+  async recheckAll(): Promise<void> {
+    await Promise.all([...this.clients].map((c) => c.recheck()));
+  }
+
   /** Ends every open stream (shutdown). */
   closeAll(): void {
     for (const res of this.responses) res.end();
     this.responses.clear();
     this.clients.clear();
   }
+}
+
+/** The token the request was authenticated with (header, or ?access_token= / ?token=). */
+function tokenOf(req: Request): string | null {
+  const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+  const q = req.query.access_token ?? req.query.token;
+  return m?.[1] ?? (typeof q === 'string' ? q : null);
 }
 
 function parse(entry: LogEntry): TicketEvent | null {

@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import { createLogger } from '../../gateway/log.js';
 import { loadConfig } from '../../gateway/config.js';
 import { createGateway, type Gateway } from '../../gateway/server.js';
+import type { EventHub } from '../../gateway/http/events.js';
 import { MemoryCoordinator, MemoryHub, RedisCoordinator, type Coordinator } from '../../gateway/coordination/index.js';
 import { compareLogIds, type EventLog, type LogEntry } from '../../gateway/coordination/event-log.js';
 import {
@@ -183,7 +184,13 @@ for (const backend of backends()) describe(`event stream GET /api/events (${back
 
     const agent = (await t.api('POST', '/api/agents', { name: `Ev ${rand(3)}`, email: `ev-${rand(4)}@example.com` })).body;
     await t.api('PUT', '/api/agents/me/presence', { presence: 'online' }, agent.token);
-    expect((await t.api('PATCH', `/api/tickets/${id}`, { assigneeId: agent.id, priority: 'high' })).status).to.equal(200);
+    // Going online lets routing offer pending tickets to the agent at the same time: a
+    // PATCH racing it may get 409 concurrent_update, and is simply retried.
+    const patched = await waitFor(async () => {
+      const r = await t.api('PATCH', `/api/tickets/${id}`, { assigneeId: agent.id, priority: 'high' });
+      return r.status === 409 && r.body.error.code === 'concurrent_update' ? null : r;
+    }, 5000, 'the PATCH');
+    expect(patched.status, JSON.stringify(patched.body)).to.equal(200);
     await s.waitFor((e) => e.event === 'ticket.assigned' && e.json?.ticketId === id, 'ticket.assigned');
     await s.waitFor((e) => e.event === 'ticket.updated' && e.json?.ticketId === id, 'ticket.updated');
 
@@ -222,6 +229,26 @@ for (const backend of backends()) describe(`event stream GET /api/events (${back
     const s3 = await open({ query: `token=${t.adminToken}&lastEventId=${encodeURIComponent(resumeFrom)}` });
     await s3.waitFor((e) => e.event === 'ticket.created' && e.json?.ticketId === d, 'the replay via query');
     expect(s3.of('ticket.created').map((e) => e.json.ticketId)).to.deep.equal([...missed, d]);
+  });
+
+  it('re-checks the user on keep-alive: a revoked notes permission stops note events, a rotated token ends the stream', async () => {
+    const agent = (await t.api('POST', '/api/agents', { name: `Revoked ${rand(3)}`, email: `rev-${rand(4)}@example.com`, permissions: ['notes'] })).body;
+    const s = await open({ token: agent.token });
+    await s.ready();
+    const id = await task(`Revoke ${rand(3)}`);
+    expect((await t.api('POST', `/api/tickets/${id}/notes`, { body: 'before' })).status).to.equal(201);
+    await s.waitFor((e) => e.event === 'note.created' && e.json?.ticketId === id, 'the note while permitted');
+
+    expect((await t.api('PATCH', `/api/agents/${agent.id}`, { permissions: [] })).status).to.equal(200);
+    await (t.gw.ctx.events as EventHub).recheckAll(); // what the next keep-alive does
+    expect((await t.api('POST', `/api/tickets/${id}/notes`, { body: 'after revocation' })).status).to.equal(201);
+    expect((await t.api('POST', `/api/tickets/${id}/comments`, { body: 'marker' })).status).to.equal(201);
+    await s.waitFor((e) => e.event === 'comment.created' && e.json?.ticketId === id, 'the comment after the note');
+    expect(s.events.some((e) => e.data.includes('after revocation'))).to.equal(false);
+
+    expect((await t.api('PATCH', `/api/agents/${agent.id}`, { rotateToken: true })).status).to.equal(200);
+    await (t.gw.ctx.events as EventHub).recheckAll();
+    await waitFor(() => s.ended, 3000, 'the stream to end');
   });
 
   it('a resume id older than the log gets `resync` first; a malformed one is ignored', async () => {

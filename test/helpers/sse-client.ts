@@ -14,6 +14,8 @@ export interface SseEvent {
 export interface SseStream {
   status: number;
   events: SseEvent[];
+  /** True once the server ended the stream. */
+  ended: boolean;
   /** EventSource's lastEventId: what a browser would send as Last-Event-ID. */
   lastEventId: string | null;
   /** Resolves with lastEventId once the stream has given one (the gateway sends it on connect). */
@@ -33,6 +35,7 @@ export async function openStream(base: string, opts: { token?: string; query?: s
   const res = await fetch(`${base}/api/events${opts.query ? `?${opts.query}` : ''}`, { headers, signal: ac.signal });
   const s: SseStream = {
     status: res.status,
+    ended: false,
     events: [],
     lastEventId: opts.lastEventId ?? null,
     of: (type) => s.events.filter((e) => e.event === type),
@@ -79,7 +82,10 @@ export async function openStream(base: string, opts: { token?: string; query?: s
     try {
       for (;;) {
         const { done, value } = await reader.read();
-        if (done) break;
+        if (done) {
+          s.ended = true;
+          break;
+        }
         buf += decoder.decode(value, { stream: true });
         let nl: number;
         while ((nl = buf.indexOf('\n')) >= 0) {

@@ -10,7 +10,7 @@ import { newTicketId } from '../../gateway/ids.js';
 import { neutralise } from '../../tickets/export.js';
 import type { TicketRow } from '../../tickets/model.js';
 import { insertTicket } from '../../tickets/store.js';
-import { backends, rand, startGateway, type TestGateway } from '../helpers/gateway-harness.js';
+import { backends, rand, startGateway, waitFor, type TestGateway } from '../helpers/gateway-harness.js';
 
 type Row = Record<string, string>;
 
@@ -110,7 +110,13 @@ for (const backend of backends()) {
       // Only an online agent can be assigned.
       expect((await t.api('PUT', '/api/agents/me/presence', { presence: 'online' }, agent.body.token)).status).to.equal(200);
       const tk = (await t.api('POST', '/api/tickets', { subject: `Fields ${tag}`, description: 'line one\nline two', priority: 'high', tags: ['vip', 'b2b'] })).body;
-      expect((await t.api('PATCH', `/api/tickets/${tk.id}`, { assigneeId: agent.body.id })).status).to.equal(200);
+      // Routing may offer a pending ticket to the agent who just came online at the same
+      // time: a PATCH racing it gets 409 concurrent_update and is retried.
+      const patched = await waitFor(async () => {
+        const r = await t.api('PATCH', `/api/tickets/${tk.id}`, { assigneeId: agent.body.id });
+        return r.status === 409 && r.body.error.code === 'concurrent_update' ? null : r;
+      }, 5000, 'the PATCH');
+      expect(patched.status, JSON.stringify(patched.body)).to.equal(200);
       const [row] = await csv(`q=${tk.id}`);
       expect(row).to.include({ id: tk.id, subject: `Fields ${tag}`, description: 'line one\nline two', channel: 'internal', type: 'agent', priority: 'high', tags: 'vip, b2b', created_by: 'agent' });
       expect(row.status).to.equal('active');
