@@ -133,7 +133,7 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
   if (whatsappWeb) channels.register(whatsappWeb, whatsappWeb.account);
 
   // ---- tickets, events, pipelines ---------------------------------------------------
-  const hub = new EventHub(coord, { warn: (obj, msg) => log.warn(obj, msg) });
+  const hub = new EventHub(coord, { warn: (obj, msg) => log.warn(obj, msg), sql, clock });
   const outbox = new Outbox(channels, clock, settings);
   const ctx: TicketContext = { sql, clock, settings, outbound: outbox, events: hub, log };
   const dispatcher = new Dispatcher(sql, channels, clock, log, metrics, (events) => hub.publish(events));
@@ -244,6 +244,7 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
   let lease: Lease | null = null;
   let leader = false;
   const jobs: ScheduledJob[] = [new Automations(ctx, afterCommit).job(), new PresenceExpiry(ctx, afterCommit, presence).job(), createSlaScan(ctx, afterCommit)];
+  jobs.push(...hub.jobs); // outgoing webhook retries (gateway/http/event-webhooks.ts)
   let jobsRunning = false;
   let jobsRanAt = 0;
   /** Recovery and the outbox sweep always; the scheduled jobs unless `jobs` is false (the fast timer between scheduler runs). */

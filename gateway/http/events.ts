@@ -15,6 +15,9 @@ import { canReadNotes, userOf, type AuthedUser, type Authenticator } from '../..
 import type { TicketEvent } from '../../tickets/events.js';
 import type { Coordinator } from '../coordination/types.js';
 import { compareLogIds, isLogId, type EventLog, type LogEntry } from '../coordination/event-log.js';
+import type { Sql } from '../db/sql.js';
+import type { Clock } from '../clock.js';
+import { WebhookDeliverer } from './event-webhooks.js';
 
 export const EVENTS_LOG = 'ticket-events';
 /** Plain batches of TicketEvent (no ids) for server-side listeners, e.g. tests and integrations. */
@@ -39,6 +42,9 @@ export interface EventHubOptions {
   /** Keep-alive comment interval (default 25 s, under common proxy idle timeouts). */
   pingMs?: number;
   warn?: Warn;
+  /** With both: outgoing webhooks for integrations (event-webhooks.ts). */
+  sql?: Sql;
+  clock?: Clock;
 }
 
 /** The SSE frame of one event as clients receive it (see docs/export-and-events.md). */
@@ -53,18 +59,31 @@ export class EventHub {
   readonly log: EventLog;
   private readonly pingMs: number;
   private readonly warn: Warn;
+  readonly webhooks: WebhookDeliverer | null;
 
   constructor(private readonly coord: Coordinator, opts: EventHubOptions = {}) {
     this.log = coord.eventLog(EVENTS_LOG, { maxLen: opts.maxLen });
     this.pingMs = opts.pingMs ?? 25_000;
     this.warn = opts.warn ?? (() => {});
+    this.webhooks = opts.sql && opts.clock ? new WebhookDeliverer({ sql: opts.sql, clock: opts.clock, coord, warn: this.warn }) : null;
   }
 
-  /** Starts receiving the live feed (all processes); returns the unsubscribe function. */
+  /** Scheduled jobs of the event side (webhook retries). */
+  get jobs(): { name: string; run(now: number): Promise<void> }[] {
+    return this.webhooks ? [this.webhooks.job] : [];
+  }
+
+  /** Starts receiving the live feed (all processes); returns the function that stops it. */
   async start(): Promise<() => Promise<void>> {
-    return this.log.subscribe((entries) => {
+    this.webhooks?.start();
+    const unsubscribe = await this.log.subscribe((entries) => {
       for (const c of this.clients) c.deliver(entries);
+      this.webhooks?.onEntries(entries);
     });
+    return async () => {
+      await unsubscribe();
+      await this.webhooks?.stop();
+    };
   }
 
   /** Appends the events to the shared log (after their transaction committed). */
@@ -76,6 +95,7 @@ export class EventHub {
 
   router(auth: Authenticator): Router {
     const r = express.Router();
+    if (this.webhooks) r.use(this.webhooks.routes(auth.middleware()));
     r.get('/events', auth.middleware(), (req, res) => {
       void this.serve(req, res, auth).catch((err) => {
         this.warn({ err }, 'event stream failed');
