@@ -148,14 +148,15 @@ export function createEmailChannel(d: EmailChannelDeps): EmailChannel | null {
 /**
  * Writes a mail's bytes (raw source, attachment contents) to files through the media store
  * (content-addressed `email/<sha256>`, atomic, written once) and replaces them by storage keys in
- * the message: `email.rawRef` (+ `extra.rawSize`), `media[].storageKey` / `sha256`.
+ * the message: `email.rawRef` (+ `extra.rawSize`, `extra.rawSha256`), `media[].storageKey` / `sha256`.
  */
 export async function storeMailFiles(m: InboundMessage, store: MediaStore): Promise<void> {
   const raw = m.email?.raw;
   if (raw && m.email) {
     const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as unknown as Uint8Array);
-    m.email.rawRef = (await store.write(buf, 'email')).storageKey;
-    m.extra = { ...(m.extra ?? {}), rawSize: buf.length };
+    const { storageKey, sha256 } = await store.write(buf, 'email');
+    m.email.rawRef = storageKey;
+    m.extra = { ...(m.extra ?? {}), rawSize: buf.length, rawSha256: sha256 };
     delete m.email.raw;
   }
   for (const media of m.media ?? []) {

@@ -22,6 +22,7 @@
 import type { InboundMessage } from '../adapters/types.js';
 import type { Sql } from '../gateway/db/sql.js';
 import { newId } from '../gateway/ids.js';
+import { sha256OfKey } from '../gateway/media/store.js';
 import type { TicketContext } from './context.js';
 import { csatAwaitingAnswer } from './csat.js';
 import type { Effects } from './events.js';
@@ -186,16 +187,18 @@ async function attachBounce(ctx: TicketContext, tx: Sql, fx: Effects, msg: Inbou
 
 /** One `attachments` row per stored file of the mail: the original (.eml) and every attachment. */
 async function insertAttachments(tx: Sql, msg: InboundMessage, message: MessageRow, now: number): Promise<void> {
-  const rows: { filename: string; contentType: string; size: number; storageKey: string }[] = [];
+  const rows: { filename: string; contentType: string; size: number; storageKey: string; sha256?: string }[] = [];
   const raw = msg.email?.rawRef;
-  if (raw) rows.push({ filename: 'original.eml', contentType: 'message/rfc822', size: Number(msg.extra?.rawSize ?? 0), storageKey: raw });
+  if (raw) rows.push({ filename: 'original.eml', contentType: 'message/rfc822', size: Number(msg.extra?.rawSize ?? 0), storageKey: raw, sha256: msg.extra?.rawSha256 as string | undefined });
   for (const [i, m] of (msg.media ?? []).entries()) {
     if (!m.storageKey) continue;
-    rows.push({ filename: (m.filename ?? `attachment-${i + 1}`).slice(0, 255), contentType: m.mimeType ?? 'application/octet-stream', size: m.size ?? 0, storageKey: m.storageKey });
+    rows.push({ filename: (m.filename ?? `attachment-${i + 1}`).slice(0, 255), contentType: m.mimeType ?? 'application/octet-stream', size: m.size ?? 0, storageKey: m.storageKey, sha256: m.sha256 });
   }
   for (const r of rows) {
-    await tx.execute('INSERT INTO attachments (id, messageId, ticketId, filename, contentType, size, storageKey, sha256, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)', [
-      newId(now), message.id, message.ticketId, r.filename, r.contentType, r.size, r.storageKey, now,
+    // Mail stored before the digest travelled with it: the content-addressed key ends in it.
+    const sha256 = r.sha256 ?? sha256OfKey(r.storageKey);
+    await tx.execute('INSERT INTO attachments (id, messageId, ticketId, filename, contentType, size, storageKey, sha256, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)', [
+      newId(now), message.id, message.ticketId, r.filename, r.contentType, r.size, r.storageKey, sha256, now,
     ]);
   }
 }

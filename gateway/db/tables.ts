@@ -2,7 +2,7 @@
 // TypeORM's portable Table API (SQLite and MySQL alike); entities.ts turns it into
 // EntitySchemas. Times are BIGINT ms since epoch; lists and objects are JSON TEXT.
 
-export type ColumnKind = 'id' | 'key' | 'str' | 'short' | 'text' | 'int' | 'bigint';
+export type ColumnKind = 'id' | 'key' | 'str' | 'short' | 'text' | 'long' | 'hash' | 'int' | 'bigint';
 
 export interface ColumnDef {
   name: string;
@@ -28,9 +28,21 @@ export const columnType: Record<ColumnKind, { type: string; length?: string }> =
   str: { type: 'varchar', length: '255' },
   short: { type: 'varchar', length: '24' },
   text: { type: 'text' },
+  // JSON or free text that may exceed 64 KB: MEDIUMTEXT on MySQL (mysqlColumnType); SQLite TEXT is unbounded.
+  long: { type: 'text' },
+  // A hex SHA-256 digest.
+  hash: { type: 'varchar', length: '64' },
   int: { type: 'int' },
   bigint: { type: 'bigint' },
 };
+
+/** Where MySQL's DDL differs from the portable type (entities keep the portable one: SQLite refuses 'mediumtext'). */
+export const mysqlColumnType: Partial<Record<ColumnKind, { type: string; length?: string }>> = {
+  long: { type: 'mediumtext' },
+};
+
+/** The DDL type of a column kind for a driver. */
+export const ddlType = (kind: ColumnKind, mysql: boolean) => (mysql ? mysqlColumnType[kind] : undefined) ?? columnType[kind];
 
 export const initialTables: TableDef[] = [
   {
@@ -287,8 +299,35 @@ export const schemaStep4 = {
   } as Record<string, NonNullable<TableDef['indices']>>,
 };
 
-/** The schema as it stands after every migration: what entities.ts describes. */
-export const tables: TableDef[] = [
+/**
+ * Sixth schema step (migration 0006; 0005 is the SQLite search index): columns holding
+ * JSON or free text that can exceed MySQL TEXT's 64 KB (a long email, a big flow source,
+ * a settings collection) become MEDIUMTEXT (16 MB), and attachments.sha256 holds the
+ * 64-character hex digest (it was VARCHAR(24), so the hash went unstored). SQLite
+ * neither bounds TEXT nor enforces VARCHAR lengths: nothing changes there.
+ */
+export const schemaStep6 = {
+  changeKinds: {
+    inbound: { payload: 'long' },
+    messages: { text: 'long', payload: 'long' },
+    outbox: { payload: 'long' },
+    timeline: { data: 'long' },
+    bot_state: { data: 'long' },
+    channel_state: { value: 'long' },
+    settings: { value: 'long' },
+    tickets: { description: 'long' },
+    flow_versions: { source: 'long' },
+    attachments: { sha256: 'hash' },
+  } as Record<string, Record<string, ColumnKind>>,
+};
+
+const withKinds = (def: TableDef, kinds: Record<string, ColumnKind> = {}): TableDef => ({
+  ...def,
+  columns: def.columns.map((col) => (kinds[col.name] ? { ...col, kind: kinds[col.name]! } : col)),
+});
+
+/** The tables before step 6 (what migration 0006 starts from). */
+export const tablesBeforeStep6: TableDef[] = [
   ...initialTables.map((def) => ({
     ...def,
     columns: [...def.columns, ...(schemaStep2.addColumns[def.name] ?? []), ...(schemaStep3.addColumns[def.name] ?? [])],
@@ -297,3 +336,6 @@ export const tables: TableDef[] = [
   })),
   ...schemaStep2.tables,
 ];
+
+/** The schema as it stands after every migration: what entities.ts describes. */
+export const tables: TableDef[] = tablesBeforeStep6.map((def) => withKinds(def, schemaStep6.changeKinds[def.name]));

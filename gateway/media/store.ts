@@ -50,6 +50,9 @@ export function mediaTypeOf(contentType: string): MediaRef['type'] {
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+/** The digest of a content-addressed storage key (`<prefix>/<sha256>`), or null. */
+export const sha256OfKey = (storageKey: string): string | null => /(?:^|\/)([0-9a-f]{64})(?:\.[a-z0-9]+)?$/.exec(storageKey)?.[1] ?? null;
+
 export class MediaStore {
   readonly dir: string;
 
@@ -108,9 +111,7 @@ export class MediaStore {
     const full: AttachmentRow = { ...row, id: row.id ?? newId(row.createdAt) };
     await sql.execute(
       'INSERT INTO attachments (id, messageId, ticketId, filename, contentType, size, storageKey, sha256, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      // attachments.sha256 is VARCHAR(24), too short for the hex digest: the hash lives in the
-      // content-addressed storage key instead and is read back from there (fromRow).
-      [full.id, full.messageId, full.ticketId, full.filename, full.contentType, full.size, full.storageKey, null, full.createdAt],
+      [full.id, full.messageId, full.ticketId, full.filename, full.contentType, full.size, full.storageKey, full.sha256, full.createdAt],
     );
     return full;
   }
@@ -129,6 +130,8 @@ export class MediaStore {
 function fromRow(r: any): AttachmentRow {
   r.size = Number(r.size);
   r.createdAt = Number(r.createdAt);
-  r.sha256 = r.sha256 ?? /(?:^|\/)([0-9a-f]{64})(?:\.[a-z0-9]+)?$/.exec(r.storageKey)?.[1] ?? null;
+  // Rows written before migration 0006 (sha256 was VARCHAR(24)) hold NULL: the digest is the
+  // last part of their content-addressed storage key.
+  r.sha256 = r.sha256 ?? sha256OfKey(r.storageKey);
   return r as AttachmentRow;
 }

@@ -5,6 +5,7 @@
 // back to agents by GET /api/media/:id; inbound WhatsApp media fetched on demand
 // (GET /{media-id}, then the download URL with the bearer token) and kept.
 
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -98,6 +99,8 @@ for (const backend of backends()) {
       const [att] = await t.query('SELECT * FROM attachments WHERE messageId = ?', [res.body.id]);
       expect(att).to.include({ ticketId: id, filename: 'invoice.png', contentType: 'image/png' });
       expect(Number(att.size)).to.equal(PNG.length);
+      // The row carries the hex SHA-256 of the bytes (the column holds 64 characters since migration 0006).
+      expect(att.sha256).to.equal(createHash('sha256').update(PNG).digest('hex'));
       expect(res.body.media.attachmentId).to.equal(att.id);
       const got = await fetch(`${t.url}/api/media/${att.id}`, { headers: { authorization: `Bearer ${t.adminToken}` } });
       expect(got.status).to.equal(200);
@@ -213,7 +216,7 @@ for (const backend of backends()) {
       expect(t.graph.requests.length).to.equal(before + 2);
       const rows = await t.query('SELECT * FROM attachments WHERE messageId = ?', [msg.id]);
       expect(rows).to.have.length(1);
-      expect(rows[0]).to.include({ contentType: 'image/jpeg', ticketId: msg.ticketId });
+      expect(rows[0]).to.include({ contentType: 'image/jpeg', ticketId: msg.ticketId, sha256: createHash('sha256').update(jpeg).digest('hex') });
       // A message of another ticket, or a text without media, is 404.
       expect((await fetch(`${t.url}/api/tickets/OTHER/messages/${msg.id}/media`, { headers: { authorization: `Bearer ${t.adminToken}` } })).status).to.equal(404);
       expect((await fetch(url)).status).to.equal(401);

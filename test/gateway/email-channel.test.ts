@@ -2,6 +2,7 @@
 // with APPEND) and a real SMTP listener. Gateways are built with createGateway on SQLite, and
 // on MySQL + Redis when TEST_MYSQL_URL and TEST_REDIS_URL are set.
 import { expect } from 'chai';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -271,6 +272,7 @@ for (const backend of backends()) {
       expect(atts[0]).to.include({ filename: 'original.eml', contentType: 'message/rfc822', ticketId: t.id });
       const kept = fs.readFileSync(path.join(mediaDir, atts[0].storageKey), 'utf8');
       expect(Number(atts[0].size)).to.equal(Buffer.byteLength(kept));
+      expect(atts[0].sha256).to.equal(createHash('sha256').update(kept).digest('hex'));
       expect(kept).to.equal(raw.replace(/\r?\n/g, '\r\n')); // as the IMAP server keeps it (CRLF)
       // Agents can download the original.
       const dl = await fetch(`${b.url}/api/media/${atts[0].id}`, { headers: { authorization: `Bearer ${e.adminToken}` } });
@@ -297,6 +299,7 @@ for (const backend of backends()) {
       const file = atts.find((a) => a.filename === 'receipt.pdf');
       expect(file.contentType).to.equal('application/pdf');
       expect(Number(file.size)).to.equal(pdf.length);
+      expect(file.sha256).to.equal(createHash('sha256').update(pdf).digest('hex'));
       expect(fs.readFileSync(path.join(mediaDir, file.storageKey)).equals(pdf)).to.equal(true);
     });
 

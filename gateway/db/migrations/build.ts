@@ -1,5 +1,5 @@
 import { Table, TableIndex, type QueryRunner } from 'typeorm';
-import { columnType, type TableDef } from '../tables.js';
+import { ddlType, type TableDef } from '../tables.js';
 
 /** Creates a table from its description, portable across SQLite and MySQL. */
 export async function createTable(qr: QueryRunner, def: TableDef): Promise<void> {
@@ -9,7 +9,7 @@ export async function createTable(qr: QueryRunner, def: TableDef): Promise<void>
       name: def.name,
       columns: def.columns.map((col) => ({
         name: col.name,
-        ...columnType[col.kind],
+        ...ddlType(col.kind, mysql),
         // MySQL: text columns that may hold emoji and any script need utf8mb4.
         ...(mysql && col.kind !== 'int' && col.kind !== 'bigint' ? { charset: 'utf8mb4', collation: 'utf8mb4_bin' } : {}),
         isNullable: !!col.nullable,
