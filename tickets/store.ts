@@ -102,6 +102,26 @@ export async function insertTimeline(sql: Sql, ticketId: string, at: number, typ
   );
 }
 
+/** A timeline entry not yet written (see insertTimelines). */
+export interface PendingTimeline {
+  ticketId: string;
+  at: number;
+  type: string;
+  actor: Actor;
+  data: Record<string, unknown>;
+}
+
+/** Several timeline entries in one statement (one round trip on MySQL), in array order. */
+export async function insertTimelines(sql: Sql, entries: PendingTimeline[]): Promise<void> {
+  if (!entries.length) return;
+  const params: (string | number | null)[] = [];
+  for (const e of entries) params.push(newId(), e.ticketId, e.at, e.type, e.actor.kind, e.actor.id ?? null, e.actor.name ?? null, JSON.stringify(e.data));
+  await sql.execute(
+    `INSERT INTO timeline (id, ticketId, at, type, actorKind, actorId, actorName, data) VALUES ${entries.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+    params,
+  );
+}
+
 export async function listTimeline(sql: Sql, ticketId: string): Promise<TimelineRow[]> {
   const rows = await sql.query<TimelineRow>('SELECT * FROM timeline WHERE ticketId = ? ORDER BY at, id', [ticketId]);
   for (const r of rows) r.at = Number(r.at);
@@ -116,24 +136,35 @@ export async function listTimeline(sql: Sql, ticketId: string): Promise<Timeline
  * a loser's insert fails with a unique violation and the caller retries its unit of work.
  */
 export async function resolveContact(sql: Sql, channel: Channel, identities: string[], name: string | undefined, now: number): Promise<string> {
+  return (await resolveContactEx(sql, channel, identities, name, now)).contactId;
+}
+
+/**
+ * resolveContact, also telling whether the contact was created by this call: a brand-new
+ * contact has no conversation and no ticket yet, so the caller can skip looking for them.
+ */
+export async function resolveContactEx(sql: Sql, channel: Channel, identities: string[], name: string | undefined, now: number): Promise<{ contactId: string; created: boolean }> {
   const ids = [...new Set(identities.filter(Boolean))];
-  const known = await sql.query<{ contactId: string; value: string }>(
-    `SELECT contactId, value FROM contact_identities WHERE channel = ? AND value IN (${ids.map(() => '?').join(', ')})`,
+  // The contact's name comes with the lookup, so an unchanged name costs no UPDATE.
+  const known = await sql.query<{ contactId: string; value: string; name: string | null }>(
+    `SELECT ci.contactId, ci.value, c.name FROM contact_identities ci LEFT JOIN contacts c ON c.id = ci.contactId WHERE ci.channel = ? AND ci.value IN (${ids.map(() => '?').join(', ')})`,
     [channel, ...ids],
   );
   let contactId = known[0]?.contactId;
+  const created = !contactId;
   if (!contactId) {
     contactId = newId(now);
     await sql.execute('INSERT INTO contacts (id, name, createdAt, updatedAt) VALUES (?, ?, ?, ?)', [contactId, name ?? null, now, now]);
-  } else if (name) {
+  } else if (name && known[0].name !== name) {
     await sql.execute('UPDATE contacts SET name = ?, updatedAt = ? WHERE id = ? AND (name IS NULL OR name <> ?)', [name, now, contactId, name]);
   }
-  for (const value of ids.filter((v) => !known.some((k) => k.value === v))) {
-    await sql.execute('INSERT INTO contact_identities (id, contactId, channel, value, createdAt) VALUES (?, ?, ?, ?, ?)', [
-      newId(now), contactId, channel, value, now,
-    ]);
+  const missing = ids.filter((v) => !known.some((k) => k.value === v));
+  if (missing.length) {
+    const params: (string | number)[] = [];
+    for (const value of missing) params.push(newId(now), contactId, channel, value, now);
+    await sql.execute(`INSERT INTO contact_identities (id, contactId, channel, value, createdAt) VALUES ${missing.map(() => '(?, ?, ?, ?, ?)').join(', ')}`, params);
   }
-  return contactId;
+  return { contactId, created };
 }
 
 export async function getConversation(sql: Sql, id: string): Promise<ConversationRow | null> {
@@ -149,18 +180,22 @@ function convFromRow(r: any): ConversationRow {
 }
 
 /** The conversation of a contact on one channel account (created on first contact). */
-export async function ensureConversation(sql: Sql, channel: Channel, account: string, contactId: string, address: string, now: number): Promise<ConversationRow> {
+export async function ensureConversation(
+  sql: Sql, channel: Channel, account: string, contactId: string, address: string, now: number,
+  /** The contact was created in this transaction: it has no conversation yet (no lookup), and `lastInboundAt` is written with the row. */
+  fresh?: { lastInboundAt: number | null },
+): Promise<ConversationRow> {
   const find = async () => {
     const rows = await sql.query('SELECT * FROM conversations WHERE channel = ? AND account = ? AND contactId = ?', [channel, account, contactId]);
     return rows[0] ? convFromRow(rows[0]) : null;
   };
-  const conv = await find();
+  const conv = fresh ? null : await find();
   if (!conv) {
     // A concurrent creator makes this INSERT fail on the unique key; the caller retries.
-    const row: ConversationRow = { id: newId(now), channel, account, contactId, address, lastInboundAt: null, createdAt: now, updatedAt: now };
+    const row: ConversationRow = { id: newId(now), channel, account, contactId, address, lastInboundAt: fresh?.lastInboundAt ?? null, createdAt: now, updatedAt: now };
     await sql.execute(
-      'INSERT INTO conversations (id, channel, account, contactId, address, lastInboundAt, createdAt, updatedAt) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)',
-      [row.id, channel, account, contactId, address, now, now],
+      'INSERT INTO conversations (id, channel, account, contactId, address, lastInboundAt, createdAt, updatedAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      [row.id, channel, account, contactId, address, row.lastInboundAt, now, now],
     );
     return row;
   }

@@ -13,7 +13,7 @@ import { pickAgent, routeTeam } from './routing.js';
 import { threadEmail } from './email-threading.js';
 import { csatAwaitingAnswer } from './csat.js';
 import { withNewTicketSla } from './sla.js';
-import { ensureConversation, findOpenTicket, insertMessage, insertTicket, insertTimeline, resolveContact, touchInbound, updateTicket } from './store.js';
+import { ensureConversation, findOpenTicket, insertMessage, insertTicket, insertTimelines, resolveContactEx, touchInbound, updateTicket, type PendingTimeline } from './store.js';
 
 export interface Threaded {
   ticket: TicketRow;
@@ -47,6 +47,10 @@ export interface OpenTicketOptions {
   linkedTicketId?: string;
   /** Timeline cause of the creation (default customer_message / customer_message_bot). */
   cause?: string;
+  /** Collects the creation's timeline entries instead of writing them (the caller writes them with its own, in one statement). */
+  timeline?: PendingTimeline[];
+  /** The customer's message is stored with the ticket: written in the same INSERT (as the UPDATE after it would). */
+  customerMessageAt?: number;
 }
 
 /** Opens a new ticket for a customer's first message (bot ticket on bot channels). */
@@ -95,14 +99,17 @@ export async function openTicket(ctx: TicketContext, tx: Sql, fx: Effects, msg: 
     version: 0,
   };
   // A concurrent opener makes this fail on uq_ticket_open; the caller retries and threads into the winner.
-  await insertTicket(tx, withNewTicketSla(t, settings, now));
-  await insertTimeline(tx, t.id, now, 'status', { kind: 'customer' }, {
-    from: null,
-    to: t.status,
-    cause: o.cause ?? (bot ? 'customer_message_bot' : 'customer_message'),
-    ...(o.linkedTicketId ? { linkedTicketId: o.linkedTicketId } : {}),
-  });
-  if (assigneeId) await insertTimeline(tx, t.id, now, 'assignment', { kind: 'system' }, { from: null, to: assigneeId, cause: 'auto_assigned' });
+  withNewTicketSla(t, settings, now);
+  // The SLA moments above are those of the ticket without the message, as when the message's UPDATE followed.
+  if (o.customerMessageAt !== undefined) Object.assign(t, { lastCustomerMessageAt: o.customerMessageAt, updatedAt: o.customerMessageAt, version: t.version + 1 });
+  await insertTicket(tx, t);
+  const entries: PendingTimeline[] = [{
+    ticketId: t.id, at: now, type: 'status', actor: { kind: 'customer' },
+    data: { from: null, to: t.status, cause: o.cause ?? (bot ? 'customer_message_bot' : 'customer_message'), ...(o.linkedTicketId ? { linkedTicketId: o.linkedTicketId } : {}) },
+  }];
+  if (assigneeId) entries.push({ ticketId: t.id, at: now, type: 'assignment', actor: { kind: 'system' }, data: { from: null, to: assigneeId, cause: 'auto_assigned' } });
+  if (o.timeline) o.timeline.push(...entries);
+  else await insertTimelines(tx, entries);
   fx.event('ticket.created', t.id, now, { channel: t.channel, type: t.type, status: t.status });
   if (t.status === 'pending') fx.routing.push(t.id);
   return t;
@@ -118,13 +125,16 @@ const CUSTOMER_REVIVES = new Set(['idle', 'proactive', 'resolved']);
 export async function threadInbound(ctx: TicketContext, tx: Sql, fx: Effects, msg: InboundMessage, opts: { payload: string }): Promise<Threaded | null> {
   if (msg.channel === 'email') return threadEmail(ctx, tx, fx, msg, opts);
   const now = ctx.clock.now();
-  const contactId = await resolveContact(tx, msg.channel, [msg.from, ...(msg.altIds ?? [])], msg.contactName, now);
-  const conv = await ensureConversation(tx, msg.channel, msg.account, contactId, msg.from, now);
+  const { contactId, created: newContact } = await resolveContactEx(tx, msg.channel, [msg.from, ...(msg.altIds ?? [])], msg.contactName, now);
+  // A contact created just now has no conversation and no ticket: nothing to look up, and the
+  // first message's window time and ticket columns go into the INSERTs (fewer round trips).
+  const conv = await ensureConversation(tx, msg.channel, msg.account, contactId, msg.from, now, newContact ? { lastInboundAt: msg.timestamp } : undefined);
   const openKey = openKeyFor(msg.channel, msg.account, contactId)!;
-  let ticket = await findOpenTicket(tx, openKey);
+  let ticket = newContact ? null : await findOpenTicket(tx, openKey);
   let createdTicket = false;
+  const timeline: PendingTimeline[] = [];
   if (!ticket) {
-    ticket = await openTicket(ctx, tx, fx, msg, conv, now);
+    ticket = await openTicket(ctx, tx, fx, msg, conv, now, { timeline, ...(newContact ? { customerMessageAt: now } : {}) });
     createdTicket = true;
   }
   const message: MessageRow = {
@@ -146,17 +156,23 @@ export async function threadInbound(ctx: TicketContext, tx: Sql, fx: Effects, ms
     updatedAt: now,
   };
   const stored = await insertMessage(tx, message);
-  if (!stored) return { ticket, conversation: conv, message, stored, createdTicket };
-  await touchInbound(tx, conv.id, msg.timestamp, now);
+  if (!stored) {
+    await insertTimelines(tx, timeline);
+    return { ticket, conversation: conv, message, stored, createdTicket };
+  }
+  if (!newContact) await touchInbound(tx, conv.id, msg.timestamp, now);
   const customer: Actor = { kind: 'customer', id: contactId, name: msg.contactName };
-  await insertTimeline(tx, ticket.id, now, 'message', customer, { messageId: message.id });
+  timeline.push({ ticketId: ticket.id, at: now, type: 'message', actor: customer, data: { messageId: message.id } });
+  await insertTimelines(tx, timeline);
   // An answer to the rating question goes to the feedback flow first (it reopens the ticket only if it isn't one).
   if (CUSTOMER_REVIVES.has(ticket.status) && !csatAwaitingAnswer(ticket)) {
     const cause = ticket.status === 'resolved' ? 'reopened_by_customer' : 'customer_reply';
     ticket = await moveStatus(ctx, tx, fx, ticket, 'active', customer, { cause, as: 'customer' });
   }
-  await updateTicket(tx, ticket.id, { lastCustomerMessageAt: now, updatedAt: now });
-  ticket = { ...ticket, lastCustomerMessageAt: now, updatedAt: now, version: ticket.version + 1 };
+  if (!(newContact && createdTicket)) {
+    await updateTicket(tx, ticket.id, { lastCustomerMessageAt: now, updatedAt: now });
+    ticket = { ...ticket, lastCustomerMessageAt: now, updatedAt: now, version: ticket.version + 1 };
+  }
   fx.event('message.created', ticket.id, now, { messageId: message.id, direction: 'in', author: 'customer' });
   return { ticket, conversation: conv, message, stored, createdTicket };
 }

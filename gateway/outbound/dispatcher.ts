@@ -15,7 +15,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { ChannelRegistry } from '../channels.js';
 import type { TicketEvent } from '../../tickets/events.js';
-import type { OutboxPayload } from './outbox.js';
+import { writtenOutbox, type OutboxPayload } from './outbox.js';
 import { crashPoint } from '../crash-points.js';
 
 const CLAIM_MS = 60_000;
@@ -45,6 +45,8 @@ interface OutboxRow {
   attempts: number;
   nextAttemptAt: number;
   createdAt: number;
+  /** The message's ticket, when known (saves a lookup when the result is published). */
+  ticketId?: string;
 }
 
 export function backoffMs(attempt: number, retryAfterMs?: number): number {
@@ -87,23 +89,34 @@ export class Dispatcher {
       for (const id of ids) this.enqueue(recipientOf(id), id);
       return;
     }
-    const rows = this.sql.query<{ id: string; channel: string; account: string; recipient: string }>(
-      `SELECT id, channel, account, recipient FROM outbox WHERE id IN (${ids.map(() => '?').join(', ')})`,
-      ids,
-    );
+    // Rows this process just wrote are known (outbox.ts); only the others are read, in one query.
+    const known = new Map<string, OutboxRow>();
+    for (const id of ids) {
+      const w = writtenOutbox.get(id);
+      if (!w) continue;
+      writtenOutbox.delete(id);
+      known.set(id, { ...w, status: 'pending', attempts: 0, nextAttemptAt: w.createdAt });
+    }
+    const missing = ids.filter((id) => !known.has(id));
+    const rows = missing.length
+      ? this.sql.query<OutboxRow>(
+        `SELECT o.*, m.ticketId AS ticketId FROM outbox o LEFT JOIN messages m ON m.id = o.messageId WHERE o.id IN (${missing.map(() => '?').join(', ')})`,
+        missing,
+      )
+      : Promise.resolve([] as OutboxRow[]);
     const done = this.ordered.then(() => rows).then((found) => {
-      const byId = new Map(found.map((r) => [r.id, r]));
+      for (const r of found) known.set(r.id, r);
       for (const id of ids) {
-        const r = byId.get(id);
-        this.enqueue(r ? chainKey(r) : id, id);
+        const r = known.get(id);
+        this.enqueue(r ? chainKey(r) : id, id, r);
       }
     });
     this.ordered = done.catch((err) => this.log.error({ err, outbox: ids }, 'outbox dispatch lookup failed; the sweep will send these rows'));
   }
 
-  private enqueue(chainKey: string, id: string): void {
+  private enqueue(chainKey: string, id: string, row?: OutboxRow): void {
     const prev = this.chains.get(chainKey) ?? Promise.resolve();
-    const next: Promise<void> = prev.then(async () => void (await this.sendOne(id))).catch((err) => this.log.error({ err, outbox: id }, 'outbox send crashed'));
+    const next: Promise<void> = prev.then(async () => void (await this.sendOne(id, row))).catch((err) => this.log.error({ err, outbox: id }, 'outbox send crashed'));
     this.chains.set(chainKey, next);
     this.inflight.add(next);
     void next.finally(() => {
@@ -113,9 +126,11 @@ export class Dispatcher {
   }
 
   /** Claims and sends one row; false when another process (or an earlier call) has it. */
-  async sendOne(id: string): Promise<boolean> {
+  async sendOne(id: string, known?: OutboxRow): Promise<boolean> {
     const now = this.clock.now();
-    const [found] = await this.sql.query<OutboxRow>('SELECT * FROM outbox WHERE id = ?', [id]);
+    // `known`: the row as dispatch() found it a moment ago. It may be stale by now; the
+    // claim below (status and due time checked by the UPDATE) is what decides.
+    const [found] = known ? [known] : await this.sql.query<OutboxRow>('SELECT * FROM outbox WHERE id = ?', [id]);
     if (!found || found.status !== 'pending' || Number(found.nextAttemptAt) > now) return false;
     // Throttled sender, or an older message of this conversation waiting for its retry: wait behind it.
     const until = Math.max(this.pausedUntil(found, now), await this.olderWaiting(found, now));
@@ -240,11 +255,16 @@ export class Dispatcher {
     const now = this.clock.now();
     const ticketId = await this.sql.tx(async (tx) => {
       await tx.execute('UPDATE outbox SET status = ?, lockedUntil = NULL, error = ?, updatedAt = ? WHERE id = ?', [status, r.error ?? null, now, row.id]);
-      // A status webhook may have arrived first (delivered/read): never move a message back.
-      await tx.execute("UPDATE messages SET status = ?, externalId = COALESCE(?, externalId), error = ?, updatedAt = ? WHERE id = ? AND status = 'queued'", [
-        status, r.externalId ?? null, r.error ?? null, now, row.messageId,
-      ]);
-      if (r.externalId) await tx.execute('UPDATE messages SET externalId = ? WHERE id = ? AND externalId IS NULL', [r.externalId, row.messageId]);
+      // A status webhook may have arrived first (delivered/read): never move a message back,
+      // but record its platform id all the same. One statement: `status` is assigned last
+      // because MySQL evaluates SET left to right (the CASEs must see the old status).
+      await tx.execute(
+        `UPDATE messages SET error = CASE WHEN status = 'queued' THEN ? ELSE error END, updatedAt = CASE WHEN status = 'queued' THEN ? ELSE updatedAt END,
+          externalId = CASE WHEN status = 'queued' THEN COALESCE(?, externalId) ELSE COALESCE(externalId, ?) END,
+          status = CASE WHEN status = 'queued' THEN ? ELSE status END WHERE id = ?`,
+        [r.error ?? null, now, r.externalId ?? null, r.externalId ?? null, status, row.messageId],
+      );
+      if (row.ticketId) return row.ticketId;
       const m = await tx.query<{ ticketId: string }>('SELECT ticketId FROM messages WHERE id = ?', [row.messageId]);
       return m[0]?.ticketId;
     });

@@ -37,6 +37,40 @@ export interface OutboxPayload {
   email?: OutboundEnvelope['email'];
 }
 
+/** What the dispatcher needs of an outbox row (its immutable columns and the message's ticket). */
+export interface WrittenOutboxRow {
+  id: string;
+  messageId: string;
+  ticketId: string;
+  channel: Channel;
+  account: string;
+  recipient: string;
+  payload: string;
+  createdAt: number;
+}
+
+/**
+ * Outbox rows written by this process, by id, until the dispatcher takes them after the
+ * commit: it then needs no SELECT to find a row it is about to send. Only columns that
+ * never change are kept; the claim (`UPDATE … WHERE status = 'pending'`) still decides
+ * whether the row is sent. A rolled-back transaction's rows are never taken; the map is
+ * bounded so they cannot pile up.
+ */
+export const writtenOutbox = new Map<string, WrittenOutboxRow>();
+const WRITTEN_MAX = 10_000;
+
+function rememberWritten(row: WrittenOutboxRow): void {
+  if (writtenOutbox.size >= WRITTEN_MAX) {
+    // Oldest first (insertion order): those are the ones whose transaction did not commit.
+    let n = WRITTEN_MAX / 10;
+    for (const k of writtenOutbox.keys()) {
+      writtenOutbox.delete(k);
+      if (--n <= 0) break;
+    }
+  }
+  writtenOutbox.set(row.id, row);
+}
+
 export class Outbox implements OutboundPort {
   constructor(
     private readonly channels: ChannelRegistry,
@@ -99,10 +133,13 @@ export class Outbox implements OutboundPort {
       ...(conv.channel === 'email' ? { email: await emailThreading(tx, ticket.id, ticket.subject, !!req.automatic) } : {}),
     };
     const outboxId = newId(now);
+    const recipient = await recipientFor(tx, conv, now);
+    const payloadJson = JSON.stringify(payload);
     await tx.execute(
       'INSERT INTO outbox (id, messageId, channel, account, recipient, payload, status, attempts, nextAttemptAt, lockedUntil, error, createdAt, updatedAt) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, NULL, NULL, ?, ?)',
-      [outboxId, message.id, conv.channel, conv.account, await recipientFor(tx, conv, now), JSON.stringify(payload), 'pending', now, now, now],
+      [outboxId, message.id, conv.channel, conv.account, recipient, payloadJson, 'pending', now, now, now],
     );
+    rememberWritten({ id: outboxId, messageId: message.id, ticketId: ticket.id, channel: conv.channel, account: conv.account, recipient, payload: payloadJson, createdAt: now });
     const actor = { kind: req.author === 'agent' ? 'agent' : req.author, id: req.authorId } as const;
     await insertTimeline(tx, ticket.id, now, 'message', actor, { messageId: message.id });
     if (req.author === 'agent') {
