@@ -16,7 +16,7 @@
 
 import { SqlCheckpointStore } from '../adapters/email/checkpoint.js';
 import type { ImapCheckpoint, ImapWatcherOptions } from '../adapters/email/imap-watcher.js';
-import { createEmailAdapter, type EmailAdapter } from '../adapters/email/send.js';
+import type { EmailAdapter } from '../adapters/email/send.js';
 import type { InboundMessage, InboundSink, WebhookBatch } from '../adapters/types.js';
 import type { ChannelRegistry } from './channels.js';
 import type { Clock } from './clock.js';
@@ -54,7 +54,7 @@ export interface EmailChannel {
 }
 
 /** Builds the email channel when it is configured (null when none of its variables is set). */
-export function createEmailChannel(d: EmailChannelDeps): EmailChannel | null {
+export async function createEmailChannel(d: EmailChannelDeps): Promise<EmailChannel | null> {
   const { imapUrl, smtpUrl, supportEmail, replyTokens, initialSync } = d.config.email;
   // MEDIA_DIR, the same store as agents' uploads (GET /api/media/:id serves mail parts too).
   const media = new MediaStore(d.sql, d.config.media.dir, d.config.media.maxBytes);
@@ -71,6 +71,9 @@ export function createEmailChannel(d: EmailChannelDeps): EmailChannel | null {
       return d.sink.accept(batch);
     },
   };
+  // Loaded only when email is configured: nodemailer, imapflow, mailparser and the HTML tools
+  // are tens of MB of an idle gateway's memory otherwise.
+  const { createEmailAdapter } = await import('../adapters/email/send.js');
   const adapter = createEmailAdapter({
     smtpUrl,
     supportEmail,

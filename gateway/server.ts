@@ -10,7 +10,7 @@ import { SimulatorAdapter, SimulatorHub, type SimulatorEntry } from '../adapters
 import { createWhatsAppCloudAdapter, whatsAppCloudCapabilities } from '../adapters/whatsapp-cloud/index.js';
 import { createInstagramAdapter, instagramCapabilities } from '../adapters/instagram/index.js';
 import type { ChannelAdapter } from '../adapters/types.js';
-import { EMAIL_CAPABILITIES } from '../adapters/email/send.js';
+import { EMAIL_CAPABILITIES } from '../adapters/email/capabilities.js';
 import { createBot, SqlFlowVersionStore } from '../bot/index.js';
 import type { BotPort } from '../bot/port.js';
 import { Authenticator, ensureFirstAdmin } from '../tickets/auth.js';
@@ -172,7 +172,7 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
     return triggers.afterCommit(fx, afterCommit);
   };
   pipeline = new InboundPipeline({ sql, coord, ctx, bot, log, metrics, afterCommit });
-  const email = createEmailChannel({ config, sql, coord, channels, sink: pipeline, clock, log });
+  const email = await createEmailChannel({ config, sql, coord, channels, sink: pipeline, clock, log });
 
   const auth = new Authenticator(sql);
   const presence = new PresenceTracker(sql, clock, log);

@@ -14,16 +14,9 @@ import {
 } from '../types.js';
 import { ImapWatcher, type ImapWatcherOptions } from './imap-watcher.js';
 import { replyTokenAddress, ticketMarker } from './markers.js';
+import { EMAIL_CAPABILITIES } from './capabilities.js';
 
-export const EMAIL_CAPABILITIES: Capabilities = {
-  maxTextLength: 1_000_000,
-  buttons: { max: 0, titleMax: 0 },
-  list: { max: 0, titleMax: 0 },
-  quickReplies: { max: 0, titleMax: 0 },
-  templates: false,
-  windowMs: null,
-  humanAgentWindowMs: null,
-};
+export { EMAIL_CAPABILITIES };
 
 export interface EmailAdapterOptions {
   /** SMTP_URL: `smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://user:pass@host:465`. */

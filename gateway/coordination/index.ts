@@ -2,13 +2,13 @@
 // gateway processes), in-process memory otherwise (one process, nothing installed).
 
 import { MemoryCoordinator, type LogFn } from './memory.js';
-import { RedisCoordinator } from './redis.js';
 import type { Coordinator } from './types.js';
 
 export type { Coordinator, Lease } from './types.js';
 export { LockTimeoutError } from './types.js';
 export { MemoryCoordinator, MemoryHub, KeyedMutex, type LogFn, type MemoryCoordinatorOptions } from './memory.js';
-export { RedisCoordinator, type RedisCoordinatorOptions } from './redis.js';
+// RedisCoordinator: import it from './redis.js' (loaded only when REDIS_URL is set, below).
+export type { RedisCoordinatorOptions } from './redis.js';
 
 export interface CreateCoordinatorOptions {
   /** REDIS_URL; unset or empty selects the in-process implementation. */
@@ -26,6 +26,8 @@ export interface CreateCoordinatorOptions {
  */
 export async function createCoordinator(opts: CreateCoordinatorOptions = {}): Promise<Coordinator> {
   if (!opts.redisUrl) return new MemoryCoordinator({ log: opts.log });
+  // Loaded on demand: the redis client is ~15 MB of an idle single-process gateway that never uses it.
+  const { RedisCoordinator } = await import('./redis.js');
   return RedisCoordinator.connect({
     url: opts.redisUrl,
     prefix: opts.prefix,

@@ -11,9 +11,9 @@ import {
   MemoryCoordinator,
   MemoryHub,
   KeyedMutex,
-  RedisCoordinator,
   type Coordinator,
 } from '../../gateway/coordination/index.js';
+import { RedisCoordinator } from '../../gateway/coordination/redis.js';
 import { startProxy } from '../helpers/coordination-proxy.js';
 
 // --- helpers ---------------------------------------------------------------------------

@@ -9,7 +9,8 @@ import { createLogger } from '../../gateway/log.js';
 import { loadConfig } from '../../gateway/config.js';
 import { createGateway, type Gateway } from '../../gateway/server.js';
 import type { EventHub } from '../../gateway/http/events.js';
-import { MemoryCoordinator, MemoryHub, RedisCoordinator, type Coordinator } from '../../gateway/coordination/index.js';
+import { MemoryCoordinator, MemoryHub, type Coordinator } from '../../gateway/coordination/index.js';
+import { RedisCoordinator } from '../../gateway/coordination/redis.js';
 import { compareLogIds, type EventLog, type LogEntry } from '../../gateway/coordination/event-log.js';
 import {
   backends, baseEnv, dropRedisPrefix, mysqlDatabase, newPhone, newRedisPrefix, newWamid, rand, request, sqliteDatabase, startGateway,

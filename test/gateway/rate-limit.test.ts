@@ -4,7 +4,8 @@
 // with Retry-After to one token while other tokens and the webhooks go on.
 
 import { expect } from 'chai';
-import { MemoryCoordinator, MemoryHub, RedisCoordinator, type Coordinator } from '../../gateway/coordination/index.js';
+import { MemoryCoordinator, MemoryHub, type Coordinator } from '../../gateway/coordination/index.js';
+import { RedisCoordinator } from '../../gateway/coordination/redis.js';
 import { parseRateLimit } from '../../gateway/http/rate-limit.js';
 import { backends, dropRedisPrefix, newPhone, newRedisPrefix, newWamid, startGateway, waTextBody, type TestGateway } from '../helpers/gateway-harness.js';
 
