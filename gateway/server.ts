@@ -64,6 +64,8 @@ export interface GatewayOverrides {
   adapters?: [ChannelAdapter, string][];
   /** whatsapp-web.js (WHATSAPP_WEB=1) with a fake client factory / timers (tests). */
   whatsappWeb?: { factory: WebClientFactory; timers?: Timers; printQr?: (qr: string) => void };
+  /** How long stop() lets requests in flight finish before closing their connections (default 2 s). */
+  shutdownGraceMs?: number;
 }
 
 /** Time-based work run by the process holding the scheduler lease (automations, SLA). */
@@ -213,7 +215,8 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
     app.get('/simulator', (_req, res) => res.sendFile(path.join(ROOT, 'inbox', 'simulator.html')));
   }
   app.use(vendorRoutes());
-  app.use('/', express.static(path.join(ROOT, 'inbox', 'static'), { index: 'index.html', maxAge: '1h' }));
+  // Revalidated on every load (ETag, 304): after an upgrade the browser never runs stale JS.
+  app.use('/', express.static(path.join(ROOT, 'inbox', 'static'), { index: 'index.html', cacheControl: false, etag: true, setHeaders: (res) => res.setHeader('Cache-Control', 'no-cache') }));
   app.use('/api', (_req, _res, next) => next(new ApiError(404, 'not_found', 'no such route')));
   app.use((err: any, _req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof ApiError) {
@@ -301,9 +304,16 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
       presence.stop();
       hub.closeAll();
       if (server) {
-        server.closeIdleConnections?.();
-        await new Promise<void>((resolve) => server!.close(() => resolve()));
-        server.closeAllConnections?.();
+        // close() resolves only when every connection is gone, and a client that stops reading
+        // (or never finishes its request body) keeps its socket open: requests in flight get a
+        // short grace, then the remaining connections are cut so stop() always completes.
+        const s = server;
+        const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+        s.closeIdleConnections();
+        const grace = setTimeout(() => s.closeAllConnections(), o.shutdownGraceMs ?? 2000);
+        grace.unref();
+        await closed;
+        clearTimeout(grace);
       }
       await whatsappWeb?.stop();
       await pipeline.drain();

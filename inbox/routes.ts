@@ -5,6 +5,7 @@
 
 import express, { type Router } from 'express';
 import { createRequire } from 'node:module';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 
 const require = createRequire(import.meta.url);
@@ -23,7 +24,14 @@ export function vendorRoutes(): Router {
   r.get('/vendor/:file', (req, res, next) => {
     const file = VENDOR[req.params.file];
     if (!file) return next();
-    res.type('text/javascript').sendFile(file, { maxAge: '1d' });
+    // The URL carries no version, so an upgraded package must not be served from a stale
+    // cache: revalidated by ETag (a 304 costs one round trip). The app turns Express's own
+    // ETags off (API responses), which sendFile follows, so this one is set here.
+    stat(file).then((st) => {
+      res.type('text/javascript').setHeader('Cache-Control', 'no-cache');
+      res.setHeader('ETag', `W/"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`);
+      res.sendFile(file, { cacheControl: false });
+    }, next);
   });
   return r;
 }

@@ -16,7 +16,7 @@ import type { BotPort } from '../../bot/port.js';
 import type { Clock } from '../../gateway/clock.js';
 import { loadConfig } from '../../gateway/config.js';
 import { createLogger } from '../../gateway/log.js';
-import { createGateway, type Gateway } from '../../gateway/server.js';
+import { createGateway, type Gateway, type GatewayOverrides } from '../../gateway/server.js';
 
 export type Backend = 'sqlite' | 'mysql';
 
@@ -176,6 +176,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   clock?: Clock;
   bot?: BotPort | null;
+  /** Further createGateway overrides. */
+  overrides?: GatewayOverrides;
 }
 
 export interface TestGateway {
@@ -205,6 +207,7 @@ export async function startGateway(opts: StartOptions): Promise<TestGateway> {
       log: createLogger(process.env.LOG_LEVEL ?? 'silent'),
       ...(opts.clock ? { clock: opts.clock } : {}),
       ...(opts.bot !== undefined ? { bot: opts.bot } : {}),
+      ...(opts.overrides ?? {}),
     });
   } catch (err) {
     await graph.close();
