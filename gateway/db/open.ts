@@ -131,7 +131,18 @@ class GroupCommit {
   private readonly queue: Unit[] = [];
   private running = false;
 
-  constructor(private readonly db: BetterSqlite3.Database) {}
+  /** Transaction control as prepared statements: db.exec parses its SQL on every call (several per message). */
+  private readonly ctl: Record<'begin' | 'savepoint' | 'release' | 'rollbackTo' | 'commit', BetterSqlite3.Statement>;
+
+  constructor(private readonly db: BetterSqlite3.Database) {
+    this.ctl = {
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      savepoint: db.prepare('SAVEPOINT unit'),
+      release: db.prepare('RELEASE unit'),
+      rollbackTo: db.prepare('ROLLBACK TO unit'),
+      commit: db.prepare('COMMIT'),
+    };
+  }
 
   run<T>(fn: () => Promise<T>, single = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -143,10 +154,11 @@ class GroupCommit {
   private async loop(): Promise<void> {
     this.running = true;
     const db = this.db;
+    const ctl = this.ctl;
     try {
       while (this.queue.length) {
         try {
-          db.exec('BEGIN IMMEDIATE');
+          ctl.begin.run();
         } catch (err) {
           this.queue.shift()!.reject(err); // e.g. SQLITE_BUSY: another process kept the lock
           continue;
@@ -163,15 +175,15 @@ class GroupCommit {
             continue;
           }
           yielded = false;
-          if (!u.single) db.exec('SAVEPOINT unit');
+          if (!u.single) ctl.savepoint.run();
           try {
             const value = await u.fn();
-            if (!u.single) db.exec('RELEASE unit');
+            if (!u.single) ctl.release.run();
             done.push({ u, value });
           } catch (err) {
             if (db.inTransaction && !u.single) {
-              db.exec('ROLLBACK TO unit');
-              db.exec('RELEASE unit');
+              ctl.rollbackTo.run();
+              ctl.release.run();
             }
             u.reject(err);
             if (!db.inTransaction) {
@@ -184,7 +196,7 @@ class GroupCommit {
         }
         if (!db.inTransaction) continue;
         try {
-          db.exec('COMMIT');
+          ctl.commit.run();
         } catch (err) {
           if (db.inTransaction) db.exec('ROLLBACK');
           for (const d of done) d.u.reject(err);
