@@ -174,8 +174,14 @@ for (const backend of backends()) {
       expect(handler[0].cause).to.be.a('string').and.not.empty;
       const status = detail.timeline.find((e: any) => e.type === 'status' && e.cause === 'handoff');
       expect(status).to.include({ from: 'active', to: 'pending' });
-      // The bot told the customer it is connecting them.
-      await waitFor(() => t.graph.to(phone).some((s) => JSON.stringify(s.body).includes('connecting you')), 5000, 'the handoff message');
+      // The bot told the customer it is connecting them; nobody is online (the admin's presence
+      // is offline), so the out-of-office message follows in the same handoff (tickets/lifecycle.ts),
+      // queued behind the bot's reply. Both are waited for: counting after the first alone raced the second.
+      const texts = () => t.graph.to(phone).map((s) => JSON.stringify(s.body));
+      await waitFor(() => texts().length >= 3, 5000, 'the handoff message and the out-of-office message');
+      expect(texts()).to.have.length(3);
+      expect(texts()[1]).to.include('connecting you');
+      expect(texts()[2]).to.include('Our team is offline right now');
       // From then on the bot does not answer on that ticket.
       const sendsBefore = t.graph.to(phone).length;
       const id = newWamid();
