@@ -14,7 +14,7 @@ import {
   type Coordinator,
 } from '../../gateway/coordination/index.js';
 import { RedisCoordinator } from '../../gateway/coordination/redis.js';
-import { startProxy } from '../helpers/coordination-proxy.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 // --- helpers ---------------------------------------------------------------------------
 
@@ -512,7 +512,7 @@ if (redisUrl) {
     });
 
     it('operations reject while Redis is unreachable and work again afterwards; subscriptions come back', async () => {
-      const proxy = await startProxy(redisUrl);
+      const proxy = await startTcpProxy(redisUrl);
       const logs: string[] = [];
       const c = await RedisCoordinator.connect({ url: proxy.url, prefix, log: (level, msg) => logs.push(`${level} ${msg}`) });
       const direct = await RedisCoordinator.connect({ url: redisUrl, prefix });
@@ -545,7 +545,7 @@ if (redisUrl) {
     });
 
     it('a lease holder that cannot reach Redis gives the lease up before it expires', async () => {
-      const proxy = await startProxy(redisUrl);
+      const proxy = await startTcpProxy(redisUrl);
       const c = await RedisCoordinator.connect({ url: proxy.url, prefix });
       const direct = await RedisCoordinator.connect({ url: redisUrl, prefix });
       made.push(c, direct);

@@ -1,4 +1,4 @@
-// A TCP proxy a test can cut and restore, to simulate a Redis restart or a dropped
+// The one TCP proxy of the tests: cut and restored to simulate a Redis restart or a dropped
 // MySQL connection without touching the shared servers. Works for any TCP protocol:
 // point the gateway's REDIS_URL / DATABASE_URL at `url` (same scheme, credentials and
 // path as the upstream URL; host and port replaced).
