@@ -7,12 +7,8 @@ import type { AddressInfo } from 'node:net';
 import type { ChannelAdapter } from '../../adapters/types.js';
 import type { BotPort } from '../../bot/port.js';
 import type { ManualClock } from '../../gateway/clock.js';
-import { loadConfig } from '../../gateway/config.js';
-import { createLogger } from '../../gateway/log.js';
-import { createGateway, type Gateway, type GatewayOverrides } from '../../gateway/server.js';
-import {
-  baseEnv, dropRedisPrefix, mysqlDatabase, newRedisPrefix, postWebhook, rand, request, sqliteDatabase, type Backend,
-} from './gateway-harness.js';
+import type { Gateway, GatewayOverrides } from '../../gateway/server.js';
+import { launchGateway, postWebhook, rand, type Backend } from './gateway-harness.js';
 
 export const IG_ACCOUNT_ID = '17841400000000001';
 export const IG_ACCESS_TOKEN = 'test-ig-access-token';
@@ -104,50 +100,23 @@ export async function startChannelGateway(opts: {
   whatsappWeb?: GatewayOverrides['whatsappWeb'];
 }): Promise<ChannelGateway> {
   const graph = await startScriptedGraph();
-  const db = opts.backend === 'mysql' ? await mysqlDatabase() : sqliteDatabase();
-  const redisPrefix = opts.backend === 'mysql' ? newRedisPrefix() : undefined;
-  const adminToken = `admin-${rand(12)}`;
-  const env = {
-    ...baseEnv({ databaseUrl: db.url, graphUrl: graph.url, redisPrefix, adminToken }),
-    INSTAGRAM_ACCESS_TOKEN: IG_ACCESS_TOKEN,
-    INSTAGRAM_ACCOUNT_ID: IG_ACCOUNT_ID,
-    INSTAGRAM_VERIFY_TOKEN: IG_VERIFY_TOKEN,
-    ...(opts.env ?? {}),
-  };
-  let gw: Gateway;
-  try {
-    gw = await createGateway(loadConfig(env), {
-      log: createLogger(process.env.LOG_LEVEL ?? 'silent'),
+  const base = await launchGateway({
+    backend: opts.backend,
+    graph,
+    env: {
+      INSTAGRAM_ACCESS_TOKEN: IG_ACCESS_TOKEN,
+      INSTAGRAM_ACCOUNT_ID: IG_ACCOUNT_ID,
+      INSTAGRAM_VERIFY_TOKEN: IG_VERIFY_TOKEN,
+      ...(opts.env ?? {}),
+    },
+    overrides: {
       ...(opts.clock ? { clock: opts.clock } : {}),
       ...(opts.bot === 'flows' ? {} : { bot: opts.bot ?? null }),
       ...(opts.adapters ? { adapters: opts.adapters(graph.url) } : {}),
       ...(opts.whatsappWeb ? { whatsappWeb: opts.whatsappWeb } : {}),
-    });
-  } catch (err) {
-    await graph.close();
-    await db.drop();
-    throw err;
-  }
-  const port = await gw.listen(0);
-  const url = `http://127.0.0.1:${port}`;
-  let stopped = false;
-  return {
-    gw, url, adminToken, graph,
-    api: (method, p, body, token) => request(url, method, p, body, token === undefined ? adminToken : token),
-    webhook: (body, channel = 'whatsapp') => postWebhook(url, body, { channel }),
-    query: (q, params = []) => gw.db.sql.query(q, params as any[]) as any,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      try {
-        await gw.stop();
-      } finally {
-        await graph.close();
-        await db.drop().catch(() => undefined);
-        if (redisPrefix) await dropRedisPrefix(redisPrefix).catch(() => undefined);
-      }
     },
-  };
+  });
+  return { ...base, graph, webhook: (body, channel = 'whatsapp') => postWebhook(base.url, body, { channel }) };
 }
 
 /** An Instagram DM webhook (Instagram Login shape). `timestamp` in ms. */

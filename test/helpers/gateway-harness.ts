@@ -197,18 +197,52 @@ export interface TestGateway {
 
 export async function startGateway(opts: StartOptions): Promise<TestGateway> {
   const graph = await startGraphStub();
+  const base = await launchGateway({
+    backend: opts.backend,
+    graph,
+    env: opts.env,
+    overrides: {
+      ...(opts.clock ? { clock: opts.clock } : {}),
+      ...(opts.bot !== undefined ? { bot: opts.bot } : {}),
+      ...(opts.overrides ?? {}),
+    },
+  });
+  return {
+    ...base, graph, backend: opts.backend,
+    webhook: (body, o = {}) => postWebhook(base.url, body, o),
+  };
+}
+
+/** What every in-process test gateway offers, whatever its Graph API stand-in. */
+export interface LaunchedGateway {
+  gw: Gateway;
+  url: string;
+  adminToken: string;
+  api(method: string, p: string, body?: unknown, token?: string | null): Promise<{ status: number; body: any }>;
+  query<T = any>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Stops the gateway, then closes the Graph stand-in and drops the database and Redis keys. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A gateway on a fresh database (SQLite file, or a MySQL database + Redis prefix) with a new
+ * admin token, listening on an ephemeral port; shared by startGateway and the channel harness.
+ * `graph` is closed with the gateway (also when it fails to start).
+ */
+export async function launchGateway(opts: {
+  backend: Backend;
+  graph: { url: string; close(): Promise<void> };
+  env?: Record<string, string>;
+  overrides?: GatewayOverrides;
+}): Promise<LaunchedGateway> {
+  const { graph } = opts;
   const db = opts.backend === 'mysql' ? await mysqlDatabase() : sqliteDatabase();
   const redisPrefix = opts.backend === 'mysql' ? newRedisPrefix() : undefined;
   const adminToken = `admin-${rand(12)}`;
   const env = { ...baseEnv({ databaseUrl: db.url, graphUrl: graph.url, redisPrefix, adminToken }), ...(opts.env ?? {}) };
   let gw: Gateway;
   try {
-    gw = await createGateway(loadConfig(env), {
-      log: createLogger(process.env.LOG_LEVEL ?? 'silent'),
-      ...(opts.clock ? { clock: opts.clock } : {}),
-      ...(opts.bot !== undefined ? { bot: opts.bot } : {}),
-      ...(opts.overrides ?? {}),
-    });
+    gw = await createGateway(loadConfig(env), { log: createLogger(process.env.LOG_LEVEL ?? 'silent'), ...(opts.overrides ?? {}) });
   } catch (err) {
     await graph.close();
     await db.drop();
@@ -217,10 +251,9 @@ export async function startGateway(opts: StartOptions): Promise<TestGateway> {
   const port = await gw.listen(0);
   const url = `http://127.0.0.1:${port}`;
   let stopped = false;
-  const t: TestGateway = {
-    gw, url, adminToken, graph, backend: opts.backend,
+  return {
+    gw, url, adminToken,
     api: (method, p, body, token) => request(url, method, p, body, token === undefined ? adminToken : token),
-    webhook: (body, o = {}) => postWebhook(url, body, o),
     query: (q, params = []) => gw.db.sql.query(q, params as any[]) as any,
     async stop() {
       if (stopped) return;
@@ -234,7 +267,6 @@ export async function startGateway(opts: StartOptions): Promise<TestGateway> {
       }
     },
   };
-  return t;
 }
 
 // ---- HTTP helpers ---------------------------------------------------------------------------
