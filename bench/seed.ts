@@ -9,6 +9,7 @@
 //   await seedTickets(db.sql, 1_000_000);
 
 import type { Param, Sql } from '../gateway/db/sql.js';
+import { prng } from './prng.js';
 import { DEFAULT_SETTINGS, type Settings } from '../tickets/settings.js';
 import { slaColumns, slaPlan } from '../tickets/sla.js';
 import { parseDuration } from '../tickets/durations.js';
@@ -49,17 +50,6 @@ const TOPICS = [
 const FIRST = ['Ana', 'Ben', 'Carla', 'David', 'Elif', 'Farah', 'Gustavo', 'Hana', 'Ivan', 'Julia', 'Kofi', 'Lena', 'Mateo', 'Nora', 'Omar', 'Priya'];
 const LAST = ['Silva', 'Müller', 'Rossi', 'Nguyen', 'Kowalski', 'Haddad', 'Okafor', 'Tanaka', 'García', 'Jensen', 'Novak', 'Costa'];
 
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Seven-character ticket ids like the gateway's, unique: an odd multiplier permutes 0..32^7-1. */
 function ticketId(i: number): string {
   let v = Number((BigInt(i + 1) * 2654435761n) % 34359738368n);
@@ -95,7 +85,7 @@ export async function seedTickets(sql: Sql, n: number, opts: SeedOptions = {}): 
   const now = opts.now ?? Date.now();
   const settings = opts.settings ?? DEFAULT_SETTINGS;
   const withTimeline = opts.timeline ?? true;
-  const rnd = mulberry32(opts.seed ?? 1);
+  const rnd = prng(opts.seed ?? 1);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)];
   const span = 365 * DAY;
 

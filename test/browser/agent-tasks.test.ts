@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { backends, newPhone, rand, startGateway, waitFor, type TestGateway } from '../helpers/gateway-harness.js';
-import { launchBrowser, screenshot, screenshotsOnFailure, signIn, watchErrors } from '../helpers/browser.js';
+import { browserSuite, screenshot, signIn, watchErrors } from '../helpers/browser.js';
 
 for (const backend of backends()) {
   describe(`browser: agent tasks, settings and the page (${backend === 'sqlite' ? 'SQLite + in-process' : 'MySQL + Redis'})`, function () {
@@ -17,19 +17,7 @@ for (const backend of backends()) {
     let browser: Browser;
     const tag = rand(3);
 
-    before(async function () {
-      // The first run may install Chromium (scripts/ensure-chromium.sh) before launching it.
-      this.timeout(10 * 60_000);
-      t = await startGateway({ backend });
-      browser = await launchBrowser();
-    });
-    afterEach(async function () {
-      await screenshotsOnFailure(this.currentTest, browser);
-    });
-    after(async () => {
-      await browser?.close();
-      await t?.stop();
-    });
+    browserSuite(() => startGateway({ backend }), (g, b) => ((t = g), (browser = b)));
 
     async function open(viewport = { width: 1280, height: 800 }): Promise<{ page: Page; errors: string[] }> {
       const context = await browser.newContext({ viewport, acceptDownloads: true });

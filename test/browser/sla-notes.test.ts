@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import { ManualClock } from '../../gateway/clock.js';
 import { backends, rand, startGateway, type TestGateway } from '../helpers/gateway-harness.js';
-import { launchBrowser, screenshot, screenshotsOnFailure, signIn, watchErrors } from '../helpers/browser.js';
+import { browserSuite, screenshot, signIn, watchErrors } from '../helpers/browser.js';
 
 const MINUTE = 60_000;
 
@@ -19,19 +19,7 @@ for (const backend of backends()) {
     const clock = new ManualClock(Date.now());
     const tag = rand(3);
 
-    before(async function () {
-      // The first run may install Chromium (scripts/ensure-chromium.sh) before launching it.
-      this.timeout(10 * 60_000);
-      t = await startGateway({ backend, clock, bot: null });
-      browser = await launchBrowser();
-    });
-    afterEach(async function () {
-      await screenshotsOnFailure(this.currentTest, browser);
-    });
-    after(async () => {
-      await browser?.close();
-      await t?.stop();
-    });
+    browserSuite(() => startGateway({ backend, clock, bot: null }), (g, b) => ((t = g), (browser = b)));
 
     async function page(token: string): Promise<{ page: Page; errors: string[] }> {
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import type { Browser } from 'playwright-core';
 import { backends, newPhone, startGateway, type TestGateway } from '../helpers/gateway-harness.js';
-import { launchBrowser, screenshot, screenshotsOnFailure, signIn, watchErrors } from '../helpers/browser.js';
+import { browserSuite, screenshot, signIn, watchErrors } from '../helpers/browser.js';
 
 for (const backend of backends()) {
   describe(`browser: the five-minute tour (${backend === 'sqlite' ? 'SQLite + in-process' : 'MySQL + Redis'})`, function () {
@@ -14,19 +14,7 @@ for (const backend of backends()) {
     let t: TestGateway;
     let browser: Browser;
 
-    before(async function () {
-      // The first run may install Chromium (scripts/ensure-chromium.sh) before launching it.
-      this.timeout(10 * 60_000);
-      t = await startGateway({ backend });
-      browser = await launchBrowser();
-    });
-    afterEach(async function () {
-      await screenshotsOnFailure(this.currentTest, browser);
-    });
-    after(async () => {
-      await browser?.close();
-      await t?.stop();
-    });
+    browserSuite(() => startGateway({ backend }), (g, b) => ((t = g), (browser = b)));
 
     it('simulator hi → "Talk to an agent" → live agent ticket → reply → close → the bot answers again', async () => {
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import { ManualClock } from '../../gateway/clock.js';
 import { backends, newPhone, rand, startGateway, waitFor, type TestGateway } from '../helpers/gateway-harness.js';
-import { launchBrowser, screenshot, screenshotsOnFailure, signIn, watchErrors } from '../helpers/browser.js';
+import { browserSuite, screenshot, signIn, watchErrors } from '../helpers/browser.js';
 
 const HOUR = 3_600_000;
 
@@ -18,23 +18,12 @@ for (const backend of backends()) {
     let browser: Browser;
     const clock = new ManualClock(Date.now());
 
-    before(async function () {
-      // The first run may install Chromium (scripts/ensure-chromium.sh) before launching it.
-      this.timeout(10 * 60_000);
-      t = await startGateway({ backend, clock });
-      browser = await launchBrowser();
+    browserSuite(() => startGateway({ backend, clock }), (g, b) => ((t = g), (browser = b)), async () => {
       const put = await t.api('PUT', '/api/templates', [
         { name: 'order_shipped', language: 'en', category: 'UTILITY', status: 'approved', body: 'Hi {{1}}, your order {{2}} has shipped.' },
         { name: 'summer_promo', language: 'en', category: 'MARKETING', status: 'pending', body: 'Summer sale!' },
       ]);
       expect(put.status, JSON.stringify(put.body)).to.equal(200);
-    });
-    afterEach(async function () {
-      await screenshotsOnFailure(this.currentTest, browser);
-    });
-    after(async () => {
-      await browser?.close();
-      await t?.stop();
     });
 
     /** A simulator customer asks for an agent; resolves with the agent ticket's id. */

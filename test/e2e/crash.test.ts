@@ -16,18 +16,9 @@ import {
 } from '../helpers/gateway-harness.js';
 import { killAll, startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { prng } from '../../bench/prng.js';
 
-/** Seeded PRNG (mulberry32): the crash points are random but a failure reproduces with CRASH_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The crash points are random (seeded PRNG): a failure reproduces with CRASH_SEED.
 const SEED = Number(process.env.CRASH_SEED ?? Math.floor(Math.random() * 1e9));
 
 interface Msg { from: string; id: string; raw: string; status: number }

@@ -7,21 +7,11 @@
 import { expect } from 'chai';
 import { signMetaBody } from '../../adapters/meta/signature.js';
 import { APP_SECRET, backends, newPhone, startGateway, waTextBody, waStatusBody, waitFor, type TestGateway } from '../helpers/gateway-harness.js';
+import { prng } from '../../bench/prng.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const WEBHOOKS = Number(process.env.FUZZ_WEBHOOKS ?? 2000);
 const API_CALLS = Number(process.env.FUZZ_API ?? 1000);
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Fuzz {
   constructor(readonly r: () => number) {}

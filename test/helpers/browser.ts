@@ -72,3 +72,32 @@ export async function screenshotsOnFailure(test: Mocha.Test | undefined, browser
     await context.close().catch(() => undefined);
   }
 }
+
+/**
+ * The hooks every browser suite needs, registered in the calling describe(): starts its
+ * gateway and Chromium (a first run may install Chromium, hence the long timeout), hands
+ * both over through `ready` (then `setup` runs, e.g. seeding), screenshots the pages a
+ * failed test left open, and closes everything at the end.
+ */
+export function browserSuite<G extends { stop(): Promise<void> }>(
+  start: () => Promise<G>,
+  ready: (gateway: G, browser: Browser) => void,
+  setup?: () => Promise<void>,
+): void {
+  let gateway: G | undefined;
+  let browser: Browser | undefined;
+  before(async function () {
+    this.timeout(10 * 60_000);
+    gateway = await start();
+    browser = await launchBrowser();
+    ready(gateway, browser);
+    await setup?.();
+  });
+  afterEach(async function () {
+    await screenshotsOnFailure(this.currentTest, browser);
+  });
+  after(async () => {
+    await browser?.close();
+    await gateway?.stop();
+  });
+}
