@@ -47,15 +47,8 @@ function parseChange(change: Json | undefined, opts: WhatsAppParseOptions, batch
     batch.ignored.push(`change field ${quote(field ?? 'none')} is not handled`);
     return;
   }
-  const account = asString(asRecord(value.metadata)?.phone_number_id);
-  if (!account) {
-    batch.rejected.push('change without metadata.phone_number_id');
-    return;
-  }
-  if (opts.phoneNumberId && account !== opts.phoneNumberId) {
-    batch.ignored.push(`phone_number_id ${account} is not this account (${opts.phoneNumberId})`);
-    return;
-  }
+  const account = ourAccount(value, opts, batch);
+  if (!account) return;
   for (const e of asArray(value.errors)) {
     const err = providerError(e);
     if (err) batch.errors.push(err);
@@ -182,21 +175,28 @@ function parseStatus(status: Json, account: string, batch: WebhookBatch): void {
   batch.statuses.push(update);
 }
 
+/** The change's phone number id when it is this gateway's account; else null, with the reason recorded in the batch. */
+function ourAccount(value: Json, opts: WhatsAppParseOptions, batch: WebhookBatch): string | null {
+  const account = asString(asRecord(value.metadata)?.phone_number_id);
+  if (!account) {
+    batch.rejected.push('change without metadata.phone_number_id');
+    return null;
+  }
+  if (opts.phoneNumberId && account !== opts.phoneNumberId) {
+    batch.ignored.push(`phone_number_id ${account} is not this account (${opts.phoneNumberId})`);
+    return null;
+  }
+  return account;
+}
+
 /**
  * Coexistence (a number used in the WhatsApp Business app and the Cloud API at once):
  * messages the business typed in the app come back as `smb_message_echoes`. They are
  * not customer messages; the gateway records them on the ticket as agent messages.
  */
 function parseEchoes(value: Json, opts: WhatsAppParseOptions, batch: WebhookBatch): void {
-  const account = asString(asRecord(value.metadata)?.phone_number_id);
-  if (!account) {
-    batch.rejected.push('change without metadata.phone_number_id');
-    return;
-  }
-  if (opts.phoneNumberId && account !== opts.phoneNumberId) {
-    batch.ignored.push(`phone_number_id ${account} is not this account (${opts.phoneNumberId})`);
-    return;
-  }
+  const account = ourAccount(value, opts, batch);
+  if (!account) return;
   for (const e of asArray(value.message_echoes)) {
     const echo = asRecord(e) ?? {};
     const externalId = asString(echo.id);
