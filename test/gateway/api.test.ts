@@ -4,21 +4,15 @@
 // SQLite + in-process always; MySQL + Redis when configured.
 
 import { expect } from 'chai';
-import { backends, newPhone, newWamid, rand, startGateway, ticketsOf, waTextBody, waitFor, type TestGateway } from '../helpers/gateway-harness.js';
+import { backendLabel, backends, newPhone, newWamid, rand, suiteGateway, ticketsOf, waTextBody, waitFor, type TestGateway } from '../helpers/gateway-harness.js';
 
 for (const backend of backends()) {
-  describe(`agent API (${backend === 'sqlite' ? 'SQLite + in-process' : 'MySQL + Redis'})`, function () {
+  describe(`agent API (${backendLabel(backend)})`, function () {
     this.timeout(30_000);
     let t: TestGateway;
     const tag = rand(4);
-
-    before(async () => {
-      // No bot: WhatsApp tickets stay bot/active, nothing routes or answers on its own.
-      t = await startGateway({ backend, bot: null });
-    });
-    after(async () => {
-      await t?.stop();
-    });
+    // No bot: WhatsApp tickets stay bot/active, nothing routes or answers on its own.
+    suiteGateway({ backend, bot: null }, (g) => (t = g));
 
     async function task(subject: string, extra: Record<string, unknown> = {}) {
       const res = await t.api('POST', '/api/tickets', { subject, ...extra });

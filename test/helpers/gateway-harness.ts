@@ -213,6 +213,24 @@ export async function startGateway(opts: StartOptions): Promise<TestGateway> {
   };
 }
 
+/** How suites name a backend in their titles. */
+export const backendLabel = (backend: Backend) => (backend === 'sqlite' ? 'SQLite + in-process' : 'MySQL + Redis');
+
+/**
+ * Registers before/after hooks in the calling describe(): one gateway for the whole suite,
+ * handed over through `ready` once started, stopped at the end.
+ */
+export function suiteGateway(opts: StartOptions, ready: (t: TestGateway) => void): void {
+  let t: TestGateway | undefined;
+  before(async () => {
+    t = await startGateway(opts);
+    ready(t);
+  });
+  after(async () => {
+    await t?.stop();
+  });
+}
+
 /** What every in-process test gateway offers, whatever its Graph API stand-in. */
 export interface LaunchedGateway {
   gw: Gateway;

@@ -10,7 +10,7 @@ import { newTicketId } from '../../gateway/ids.js';
 import { neutralise } from '../../tickets/export.js';
 import type { TicketRow } from '../../tickets/model.js';
 import { insertTicket } from '../../tickets/store.js';
-import { backends, rand, startGateway, waitFor, type TestGateway } from '../helpers/gateway-harness.js';
+import { backendLabel, backends, rand, suiteGateway, waitFor, type TestGateway } from '../helpers/gateway-harness.js';
 
 type Row = Record<string, string>;
 
@@ -22,17 +22,11 @@ describe('export: formula neutralisation', () => {
 });
 
 for (const backend of backends()) {
-  describe(`ticket export (${backend === 'sqlite' ? 'SQLite + in-process' : 'MySQL + Redis'})`, function () {
+  describe(`ticket export (${backendLabel(backend)})`, function () {
     this.timeout(60_000);
     let t: TestGateway;
     const tag = rand(4);
-
-    before(async () => {
-      t = await startGateway({ backend, bot: null });
-    });
-    after(async () => {
-      await t?.stop();
-    });
+    suiteGateway({ backend, bot: null }, (g) => (t = g));
 
     async function get(query: string, token = t.adminToken): Promise<{ status: number; headers: Headers; text: string }> {
       const res = await fetch(`${t.url}/api/tickets/export?${query}`, { headers: { authorization: `Bearer ${token}` } });
