@@ -271,14 +271,24 @@ async function warmUp(d: Deployment, graphUrl: string): Promise<void> {
   await reset(graphUrl);
 }
 
-async function benchConfig(config: ConfigName, bareRps: number): Promise<void> {
+/** A deployment of `config` with its Graph stand-in, warmed up, for `fn`; torn down afterwards (BENCH_KEEP keeps the folder). */
+async function withDeployment(config: ConfigName, fn: (d: Deployment, graph: { url: string }) => Promise<void>): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `chatgate-bench-${config}-`));
   const graph = await startHelper('bench/graph-standin.ts');
   let d: Deployment | null = null;
   try {
     d = await deploy(config, graph.url, dir);
     await warmUp(d, graph.url);
+    await fn(d, graph);
+  } finally {
+    await d?.stop();
+    await stopChild(graph.child);
+    if (!process.env.BENCH_KEEP) fs.rmSync(dir, { recursive: true, force: true }); else console.log(dir);
+  }
+}
 
+async function benchConfig(config: ConfigName, bareRps: number): Promise<void> {
+  await withDeployment(config, async (d, graph) => {
     // Burst: throughput and ack latency under saturation.
     const cpu0 = d.pids.map(cpuS);
     const burst = await load(d.urls, { mode: 'burst', count: N, concurrency: C });
@@ -298,11 +308,7 @@ async function benchConfig(config: ConfigName, bareRps: number): Promise<void> {
     const line = `bench ${config}: ${Math.round(e2e)} msgs/s end-to-end, ack p99 ${ms(ackP99)} ms, reply p50 ${ms(pct(paced.lat, 50))} ms p99 ${ms(pct(paced.lat, 99))} ms, bare express ${Math.round(bareRps)} req/s, ratio ${(e2e / bareRps).toFixed(2)}`;
     console.log(`  ${config}: burst ${N} msgs (${C} in flight) acked in ${((burst.endedAt - burst.startedAt) / 1000).toFixed(1)} s, ack p50 ${ms(pct(burst.records.map((x) => x[2]), 50))} ms, gateway CPU ${cpuMs.toFixed(2)} ms/msg; paced ${RATE}/s x ${SECONDS} s answered at ${Math.round(paced.achieved)}/s${paced.achieved < RATE * 0.95 ? ' (over capacity: reply latency is queueing)' : ''}; RSS MB ${rssAfterBurst.join('+')} after burst, ${paced.rssEnd.join('+')} at end`);
     console.log(line);
-  } finally {
-    await d?.stop();
-    await stopChild(graph.child);
-    if (!process.env.BENCH_KEEP) fs.rmSync(dir, { recursive: true, force: true }); else console.log(dir);
-  }
+  });
 }
 
 /** The fixed-rate phase; in sustained mode it also prints latency and RSS per 5 s window. */
@@ -340,18 +346,7 @@ async function pacedRun(d: Deployment, graphUrl: string, config: string): Promis
 }
 
 async function sustainedConfig(config: ConfigName): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `chatgate-bench-${config}-`));
-  const graph = await startHelper('bench/graph-standin.ts');
-  let d: Deployment | null = null;
-  try {
-    d = await deploy(config, graph.url, dir);
-    await warmUp(d, graph.url);
-    await pacedRun(d, graph.url, config);
-  } finally {
-    await d?.stop();
-    await stopChild(graph.child);
-    if (!process.env.BENCH_KEEP) fs.rmSync(dir, { recursive: true, force: true }); else console.log(dir);
-  }
+  await withDeployment(config, async (d, graph) => void (await pacedRun(d, graph.url, config)));
 }
 
 const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model;
