@@ -166,20 +166,17 @@ export async function searchCandidates(sql: Sql, q: ListQuery): Promise<string[]
   // Without the trigram index (MySQL, short terms): LIKE over the (subject, id) index alone,
   // which reads far less than walking the tickets in list order and fetching each row.
   const like = fts ? `%${search.toLowerCase()}%` : `%${search.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
-  const subjects = await sql.query<{ id: string }>(
+  // Ids of the rows whose column contains the term: through its trigram index, else by LIKE.
+  const containing = (table: 'tickets' | 'contacts', column: 'subject' | 'name', index: string) => sql.query<{ id: string }>(
     fts
-      ? `SELECT t.id FROM ticket_subject_fts f JOIN tickets t ON t.rowid = f.rowid WHERE f.subject LIKE ? LIMIT ${SEARCH_CAP + 1}`
-      : `SELECT id FROM tickets WHERE LOWER(subject) LIKE ? ESCAPE '!' LIMIT ${SEARCH_CAP + 1}`,
+      ? `SELECT x.id FROM ${index} f JOIN ${table} x ON x.rowid = f.rowid WHERE f.${column} LIKE ? LIMIT ${SEARCH_CAP + 1}`
+      : `SELECT id FROM ${table} WHERE LOWER(${column}) LIKE ? ESCAPE '!' LIMIT ${SEARCH_CAP + 1}`,
     [like],
   );
+  const subjects = await containing('tickets', 'subject', 'ticket_subject_fts');
   if (subjects.length > SEARCH_CAP) return null;
   for (const r of subjects) ids.add(r.id);
-  const named = await sql.query<{ id: string }>(
-    fts
-      ? `SELECT c.id FROM contact_name_fts f JOIN contacts c ON c.rowid = f.rowid WHERE f.name LIKE ? LIMIT ${SEARCH_CAP + 1}`
-      : `SELECT id FROM contacts WHERE LOWER(name) LIKE ? ESCAPE '!' LIMIT ${SEARCH_CAP + 1}`,
-    [like],
-  );
+  const named = await containing('contacts', 'name', 'contact_name_fts');
   if (named.length > SEARCH_CAP) return null;
   const ident = identityPrefixes(search);
   const identified = await sql.query<{ contactId: string }>(`SELECT contactId FROM contact_identities WHERE ${ident.sql} LIMIT ${SEARCH_CAP + 1}`, ident.params as any[]);
