@@ -6,8 +6,8 @@
 import { expect } from 'chai';
 import { openDatabase, type Database } from '../../gateway/db/open.js';
 import { newTicketId } from '../../gateway/ids.js';
-import { backends, baseEnv, dropRedisPrefix, mysqlDatabase, newRedisPrefix, rand, startGraphStub, waitFor, type GraphStub, type TestDatabase } from '../helpers/gateway-harness.js';
-import { killAll, startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
+import { backends, waitFor, type TestDatabase } from '../helpers/gateway-harness.js';
+import { processSuite, startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -15,27 +15,15 @@ const DAY = 24 * HOUR;
 if (backends().includes('mysql')) {
   describe('automations with three gateway processes sharing MySQL + Redis', function () {
     this.timeout(150_000);
-    let graph: GraphStub;
     let db: TestDatabase;
-    let redisPrefix: string;
+    let suiteEnv: Record<string, string>;
     let conn: Database | null = null;
     const procs: GatewayProcess[] = [];
 
-    before(async () => {
-      graph = await startGraphStub();
-      db = await mysqlDatabase();
-      redisPrefix = newRedisPrefix();
-    });
-    after(async () => {
-      await killAll();
-      await conn?.close().catch(() => undefined);
-      await graph?.close();
-      await db?.drop().catch(() => undefined);
-      if (redisPrefix) await dropRedisPrefix(redisPrefix).catch(() => undefined);
-    });
+    processSuite('mysql', (s) => void ({ db, env: suiteEnv } = s), () => conn?.close());
 
     it('each automation changes each due ticket exactly once (one status timeline entry per ticket)', async () => {
-      const env = { ...baseEnv({ databaseUrl: db.url, graphUrl: graph.url, redisPrefix, adminToken: `admin-${rand(12)}` }), SCHEDULER_INTERVAL: '200ms' };
+      const env = { ...suiteEnv, SCHEDULER_INTERVAL: '200ms' };
       const started = await Promise.all(['a', 'b', 'c'].map((name) => startGatewayProcess({ ...env, INSTANCE_ID: name }, 60_000)));
       procs.push(...started);
       conn = await openDatabase(db.url, { migrate: false });

@@ -14,7 +14,7 @@ import {
   APP_SECRET, backends, baseEnv, dropRedisPrefix, mysqlDatabase, newPhone, newRedisPrefix, rand, sqliteDatabase, startGraphStub, waTextBody, waitFor,
   type GraphStub, type TestDatabase,
 } from '../helpers/gateway-harness.js';
-import { killAll, startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
+import { count, killAll, processSuite, startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { prng } from '../../bench/prng.js';
 
@@ -60,10 +60,6 @@ async function sendAll(url: () => string, convs: Msg[][], onlyFailed = false, be
       await between?.();
     }
   }));
-}
-
-async function count(db: Database, q: string, params: unknown[] = []): Promise<number> {
-  return Number((await db.sql.query(q, params as any[]))[0].n);
 }
 
 /**
@@ -156,30 +152,23 @@ if (backends().includes('mysql')) {
     this.timeout(240_000);
     let graph: GraphStub;
     let db: TestDatabase;
-    let prefix: string;
     let redisProxy: TcpProxy;
     let mysqlProxy: TcpProxy;
     let gw: GatewayProcess;
     let conn: Database;
 
-    before(async () => {
-      graph = await startGraphStub();
-      db = await mysqlDatabase();
-      prefix = newRedisPrefix();
-      redisProxy = await startTcpProxy(process.env.TEST_REDIS_URL!);
-      mysqlProxy = await startTcpProxy(db.url);
-      const env = baseEnv({ databaseUrl: mysqlProxy.url, graphUrl: graph.url, redisPrefix: prefix, adminToken: `admin-${rand(8)}` });
-      gw = await startGatewayProcess({ ...env, REDIS_URL: redisProxy.url, SCHEDULER_INTERVAL: '1s', LEASE_TTL: '2s' }, 90_000);
-      conn = await openDatabase(db.url, { migrate: false });
-    });
-    after(async () => {
-      await killAll();
+    let env: Record<string, string>;
+    processSuite('mysql', (s) => void ({ graph, db, env } = s), async () => {
       await conn?.close().catch(() => undefined);
       await redisProxy?.close();
       await mysqlProxy?.close();
-      await graph?.close();
-      await db?.drop().catch(() => undefined);
-      if (prefix) await dropRedisPrefix(prefix).catch(() => undefined);
+    });
+
+    before(async () => {
+      redisProxy = await startTcpProxy(process.env.TEST_REDIS_URL!);
+      mysqlProxy = await startTcpProxy(db.url);
+      gw = await startGatewayProcess({ ...env, DATABASE_URL: mysqlProxy.url, REDIS_URL: redisProxy.url, SCHEDULER_INTERVAL: '1s', LEASE_TTL: '2s' }, 90_000);
+      conn = await openDatabase(db.url, { migrate: false });
     });
 
     for (const which of ['redis', 'mysql'] as const) {

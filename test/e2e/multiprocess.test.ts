@@ -11,10 +11,10 @@ import { createClient } from 'redis';
 import { signMetaBody } from '../../adapters/meta/signature.js';
 import { openDatabase, type Database } from '../../gateway/db/open.js';
 import {
-  APP_SECRET, backends, baseEnv, dropRedisPrefix, mysqlDatabase, newPhone, newRedisPrefix, rand, startGraphStub, waTextBody, waitFor,
+  APP_SECRET, backends, newPhone, rand, waTextBody, waitFor,
   type GraphStub, type TestDatabase,
 } from '../helpers/gateway-harness.js';
-import { killAll, startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
+import { count, processSuite, startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
 
 async function deliver(url: string, raw: string): Promise<{ status: number; body: any }> {
   const res = await fetch(`${url}/webhooks/whatsapp`, {
@@ -26,36 +26,25 @@ async function deliver(url: string, raw: string): Promise<{ status: number; body
   return { status: res.status, body: await res.json().catch(() => null) };
 }
 
-async function count(db: Database, q: string, params: unknown[] = []): Promise<number> {
-  return Number((await db.sql.query(q, params as any[]))[0].n);
-}
-
 if (backends().includes('mysql')) {
   describe('three gateway processes behind round-robin (MySQL + Redis)', function () {
     this.timeout(240_000);
     let graph: GraphStub;
     let db: TestDatabase;
-    let prefix: string;
+    let prefix: string | undefined;
     let conn: Database;
     let procs: GatewayProcess[] = [];
     let rr = 0;
     const next = () => procs[rr++ % procs.length]!;
 
+    let suiteEnv: Record<string, string>;
+    processSuite('mysql', (s) => void ({ graph, db, redisPrefix: prefix, env: suiteEnv } = s), () => conn?.close());
+
     before(async () => {
-      graph = await startGraphStub();
-      db = await mysqlDatabase();
-      prefix = newRedisPrefix();
-      const env = { ...baseEnv({ databaseUrl: db.url, graphUrl: graph.url, redisPrefix: prefix, adminToken: `admin-${rand(8)}` }), LEASE_TTL: '2s', SCHEDULER_INTERVAL: '1s' };
+      const env = { ...suiteEnv, LEASE_TTL: '2s', SCHEDULER_INTERVAL: '1s' };
       // Together, as a deployment rolling out: the migrations take turns behind their lock.
       procs = await Promise.all(['a', 'b', 'c'].map((id) => startGatewayProcess({ ...env, INSTANCE_ID: id }, 90_000)));
       conn = await openDatabase(db.url, { migrate: false });
-    });
-    after(async () => {
-      await killAll();
-      await conn?.close().catch(() => undefined);
-      await graph?.close();
-      await db?.drop().catch(() => undefined);
-      if (prefix) await dropRedisPrefix(prefix).catch(() => undefined);
     });
 
     it('bursts from 20 contacts with every message retried on another process: one ticket each, every message stored once, in order', async () => {

@@ -10,45 +10,23 @@ import { openDatabase, type Database } from '../../gateway/db/open.js';
 import { newId } from '../../gateway/ids.js';
 import { convKeyOf } from '../../gateway/inbound.js';
 import {
-  PHONE_NUMBER_ID, backends, baseEnv, dropRedisPrefix, mysqlDatabase, newPhone, newRedisPrefix, newWamid, postWebhook, rand, sqliteDatabase,
-  startGraphStub, waTextBody, waitFor, type GraphStub, type TestDatabase,
+  PHONE_NUMBER_ID, backends, dropRedisPrefix, mysqlDatabase, newPhone, newRedisPrefix, newWamid, postWebhook, waTextBody, waitFor,
+  type GraphStub, type TestDatabase,
 } from '../helpers/gateway-harness.js';
-import { killAll, startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
+import { count, killAll, processSuite, startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
 
 const label = (b: string) => (b === 'sqlite' ? 'SQLite + in-process' : 'MySQL + Redis');
-
-async function setup(backend: string) {
-  const graph = await startGraphStub();
-  const db = backend === 'mysql' ? await mysqlDatabase() : sqliteDatabase();
-  const redisPrefix = backend === 'mysql' ? newRedisPrefix() : undefined;
-  const env = baseEnv({ databaseUrl: db.url, graphUrl: graph.url, redisPrefix, adminToken: `admin-${rand(12)}` });
-  return { graph, db, redisPrefix, env };
-}
-
-async function count(sql: Database, q: string, params: unknown[] = []): Promise<number> {
-  return Number((await sql.sql.query(q, params as any[]))[0].n);
-}
 
 for (const backend of backends()) {
   describe(`gateway process crash (${label(backend)})`, function () {
     this.timeout(90_000);
     let graph: GraphStub;
     let db: TestDatabase;
-    let redisPrefix: string | undefined;
     let env: Record<string, string>;
     let conn: Database | null = null;
     const procs: GatewayProcess[] = [];
 
-    before(async () => {
-      ({ graph, db, redisPrefix, env } = await setup(backend));
-    });
-    after(async () => {
-      await killAll();
-      await conn?.close().catch(() => undefined);
-      await graph?.close();
-      await db?.drop().catch(() => undefined);
-      if (redisPrefix) await dropRedisPrefix(redisPrefix).catch(() => undefined);
-    });
+    processSuite(backend, (s) => void ({ graph, db, env } = s), () => conn?.close());
 
     it('SIGKILL between acknowledging and processing loses nothing: the restarted process handles the stored inbound exactly once', async () => {
       const a = newPhone();
@@ -121,20 +99,10 @@ if (backends().includes('mysql')) {
     this.timeout(90_000);
     let graph: GraphStub;
     let db: TestDatabase;
-    let redisPrefix: string | undefined;
     let env: Record<string, string>;
     let conn: Database | null = null;
 
-    before(async () => {
-      ({ graph, db, redisPrefix, env } = await setup('mysql'));
-    });
-    after(async () => {
-      await killAll();
-      await conn?.close().catch(() => undefined);
-      await graph?.close();
-      await db?.drop().catch(() => undefined);
-      if (redisPrefix) await dropRedisPrefix(redisPrefix).catch(() => undefined);
-    });
+    processSuite('mysql', (s) => void ({ graph, db, env } = s), () => conn?.close());
 
     it('two processes started at the same time on a fresh database both come up (migrations do not race)', async () => {
       const fresh = await mysqlDatabase();

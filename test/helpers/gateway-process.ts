@@ -6,6 +6,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Database } from '../../gateway/db/open.js';
+import {
+  baseEnv, dropRedisPrefix, mysqlDatabase, newRedisPrefix, rand, sqliteDatabase, startGraphStub, type Backend, type GraphStub, type TestDatabase,
+} from './gateway-harness.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -96,4 +100,44 @@ export async function startGatewayProcess(env: Record<string, string>, timeoutMs
       return code;
     },
   };
+}
+
+// ---- suites of gateway processes ---------------------------------------------------------
+
+/** What a suite of gateway processes shares: a Graph stub, a fresh database (+ Redis prefix on MySQL) and the env pointing at them. */
+export interface ProcessSuite {
+  graph: GraphStub;
+  db: TestDatabase;
+  redisPrefix?: string;
+  env: Record<string, string>;
+}
+
+/**
+ * Registers before/after hooks in the calling describe(): sets up a ProcessSuite for
+ * `backend` and hands it over through `ready`; afterwards kills every gateway process
+ * left, runs `close` (the suite's own connections, proxies...), closes the stub and
+ * drops the database and Redis keys.
+ */
+export function processSuite(backend: Backend, ready: (s: ProcessSuite) => void, close?: () => Promise<unknown> | undefined): void {
+  let s: Partial<ProcessSuite> = {};
+  before(async () => {
+    const graph = await startGraphStub();
+    const db = backend === 'mysql' ? await mysqlDatabase() : sqliteDatabase();
+    const redisPrefix = backend === 'mysql' ? newRedisPrefix() : undefined;
+    const env = baseEnv({ databaseUrl: db.url, graphUrl: graph.url, redisPrefix, adminToken: `admin-${rand(12)}` });
+    s = { graph, db, redisPrefix, env };
+    ready(s as ProcessSuite);
+  });
+  after(async () => {
+    await killAll();
+    await close?.()?.catch(() => undefined);
+    await s.graph?.close();
+    await s.db?.drop().catch(() => undefined);
+    if (s.redisPrefix) await dropRedisPrefix(s.redisPrefix).catch(() => undefined);
+  });
+}
+
+/** The `n` column of a COUNT(*) AS n query. */
+export async function count(db: Database, q: string, params: unknown[] = []): Promise<number> {
+  return Number((await db.sql.query(q, params as any[]))[0].n);
 }
