@@ -31,6 +31,8 @@ const agents = {
   'https:': new https.Agent({ keepAlive: true, scheduling: 'lifo' }),
 };
 
+const REQUEST_IDLE_TIMEOUT_MS = 300_000;
+
 interface Answer { status: number; retryAfter: string | null; text: string }
 
 /** One request with a string body (or none); resolves once the whole answer is read. */
@@ -59,6 +61,9 @@ function requestText(url: string, method: string, headers: Record<string, string
         resolve({ status: res.statusCode ?? 0, retryAfter: Array.isArray(ra) ? ra[0] ?? null : ra ?? null, text: Buffer.concat(chunks).toString('utf8') });
       });
     });
+    // fetch (undici) gave up on a silent server after 300 s; so does this (a hung send
+    // would otherwise hold its conversation's outbox chain forever).
+    req.setTimeout(REQUEST_IDLE_TIMEOUT_MS, () => req.destroy(new Error(`no answer from the Graph API within ${REQUEST_IDLE_TIMEOUT_MS / 1000} s`)));
     req.on('error', reject);
     req.end(body);
   });
