@@ -6,6 +6,7 @@ import type { InboundMessage, MediaRef } from '../types.js';
 import { automaticReasons } from './loop-rules.js';
 import { findTicketRefs } from './markers.js';
 import { decodeFlowed, extractReply, extractReplyFromHtml } from './quotes.js';
+import { boundedName } from '../contact-name.js';
 
 export interface ParseEmailOptions {
   /** The support address that received the mail (InboundMessage.account). */
@@ -91,7 +92,8 @@ export async function parseEmail(raw: Buffer, opts: ParseEmailOptions): Promise<
       raw,
     },
   };
-  if (sender?.name) msg.contactName = sender.name;
+  const name = boundedName(sender?.name);
+  if (name) msg.contactName = name;
   if (media.length) msg.media = media;
   if (messageId) msg.email!.messageId = messageId;
   if (inReplyTo) msg.email!.inReplyTo = inReplyTo;

@@ -5,6 +5,7 @@ import type { InboundMessage, WebhookBatch } from '../types.js';
 import { asRecord, asString, parseLooseTimestamp, quote, type Json } from '../meta/payload.js';
 import { commentTarget } from './targets.js';
 import { isValidIgsid } from './ids.js';
+import { boundedName } from '../contact-name.js';
 
 export function parseCommentChange(
   change: { field: string; value: Json },
@@ -48,7 +49,7 @@ export function parseCommentChange(
     account,
     externalId,
     from: senderId,
-    ...(username ? { contactName: username } : {}),
+    ...(boundedName(username) ? { contactName: boundedName(username) } : {}),
     timestamp,
     kind: 'text',
     text: asString(value.text) ?? '',

@@ -3,6 +3,7 @@ import type { InboundMessage, StatusUpdate, WebhookBatch } from '../types.js';
 import { asArray, asRecord, asString, emptyBatch, parseTimestamp, providerError, quote, type Json } from '../meta/payload.js';
 import { isValidBsuid, isValidSenderId } from './ids.js';
 import { messageContent } from './message-content.js';
+import { boundedName } from '../contact-name.js';
 
 export interface WhatsAppParseOptions {
   /** Our phone_number_id: changes for another number are ignored. */
@@ -68,7 +69,7 @@ function contactNames(contacts: unknown[]): Map<string, string> {
   const names = new Map<string, string>();
   for (const c of contacts) {
     const contact = asRecord(c);
-    const name = asString(asRecord(contact?.profile)?.name);
+    const name = boundedName(asString(asRecord(contact?.profile)?.name));
     if (!name) continue;
     for (const key of [asString(contact?.wa_id), asString(contact?.user_id)]) if (key) names.set(key, name);
   }

@@ -2,6 +2,7 @@
 // broadcasts and system notices are not customer messages.
 import type { InboundMessage, MediaRef } from '../types.js';
 import type { WebMessage } from './client.js';
+import { boundedName } from '../contact-name.js';
 
 export type WebParse = { message: InboundMessage } | { ignore: string } | { reject: string };
 
@@ -31,7 +32,7 @@ export function parseWebMessage(m: WebMessage, account: string): WebParse {
     account,
     externalId,
     from,
-    ...(m._data?.notifyName ? { contactName: m._data.notifyName } : {}),
+    ...(boundedName(m._data?.notifyName) ? { contactName: boundedName(m._data?.notifyName) } : {}),
     timestamp: Math.round(m.timestamp * 1000),
     ...(m._data?.quotedStanzaID ? { replyToExternalId: m._data.quotedStanzaID } : {}),
   };
