@@ -212,6 +212,9 @@ for (const backend of backends()) {
       await page.getByRole('rowheader', { name: `welcome_back_${tag}` }).waitFor();
 
       await nav.getByRole('link', { name: 'Agents' }).click();
+      // The templates form (also with a "Name" field) stays until the agents page renders:
+      // filling before that typed into the old page (seen once in a full run).
+      await page.getByRole('heading', { name: 'Add an agent' }).waitFor();
       await page.getByLabel('Name').fill(`Sam ${tag}`);
       await page.getByLabel('May read and write internal notes').check();
       await page.getByRole('button', { name: 'Create agent' }).click();
