@@ -13,7 +13,7 @@ import { pickAgent, routeTeam } from './routing.js';
 import { threadEmail } from './email-threading.js';
 import { csatAwaitingAnswer } from './csat.js';
 import { withNewTicketSla } from './sla.js';
-import { ensureConversation, findOpenTicket, insertMessage, insertTicket, insertTimelines, resolveContactEx, touchInbound, updateTicket, type PendingTimeline } from './store.js';
+import { ensureConversation, findOpenTicket, getMessageByExternalId, getTicket, insertMessage, insertTicket, insertTimelines, resolveContactEx, touchInbound, updateTicket, type PendingTimeline } from './store.js';
 
 export interface Threaded {
   ticket: TicketRow;
@@ -30,7 +30,7 @@ function subjectFor(msg: InboundMessage): string {
   if (msg.email?.subject) return msg.email.subject.slice(0, 255);
   const text = msg.text.replace(/\s+/g, ' ').trim();
   if (text) return text.length > SUBJECT_MAX ? `${text.slice(0, SUBJECT_MAX - 1)}…` : text;
-  return `${msg.kind} from ${msg.contactName ?? msg.from}`;
+  return `${msg.kind} from ${msg.contactName ?? msg.from}`.slice(0, SUBJECT_MAX);
 }
 
 export function messageKind(msg: InboundMessage): MessageRow['kind'] {
@@ -133,6 +133,14 @@ export async function threadInbound(ctx: TicketContext, tx: Sql, fx: Effects, ms
   let ticket = newContact ? null : await findOpenTicket(tx, openKey);
   let createdTicket = false;
   const timeline: PendingTimeline[] = [];
+  if (!ticket && !newContact) {
+    // A message stored before its ticket was closed, threaded again (a replay after a
+    // crash): it belongs to that closed ticket; opening a new, empty ticket for it would
+    // split the conversation. Only this path (no open ticket) pays the lookup.
+    const known = await getMessageByExternalId(tx, msg.channel, msg.externalId);
+    const owner = known ? await getTicket(tx, known.ticketId) : null;
+    if (known && owner) return { ticket: owner, conversation: conv, message: known, stored: false, createdTicket: false };
+  }
   if (!ticket) {
     ticket = await openTicket(ctx, tx, fx, msg, conv, now, { timeline, ...(newContact ? { customerMessageAt: now } : {}) });
     createdTicket = true;
