@@ -54,8 +54,13 @@ export interface PipelineDeps {
 /** Bytes never go into the JSON payload (a transport stores them as files first; this is the safety net). */
 const withoutBuffers = (_key: string, v: unknown) => (v && typeof v === 'object' && (v as { type?: unknown }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data) ? undefined : v);
 
-/** A TEXT column on MySQL holds 64 KB: a payload above it would be cut mid-JSON. */
-const MAX_PAYLOAD_BYTES = 65_535;
+/**
+ * The largest payload stored per message. The columns hold 16 MB on MySQL since
+ * migration 0006 (MEDIUMTEXT), but a row must also fit MySQL's max_allowed_packet, and
+ * a megabyte of visible text is already far beyond any real message (an email's full
+ * source is kept as a file).
+ */
+export const MAX_PAYLOAD_BYTES = 1024 * 1024;
 
 /**
  * The row payload of a message: its JSON, with the text cut (and `truncated` set) when
