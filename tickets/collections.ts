@@ -30,3 +30,46 @@ export async function putCollection(sql: Sql, name: string, value: unknown, now:
     }
   });
 }
+
+/**
+ * A collection read on the hot path (triggers, webhook targets), cached for `ttlMs`.
+ * Concurrent callers share one read when the cache expires, instead of each issuing
+ * the same SELECT (under load that was one extra query per message). Another process's
+ * PUT is seen within `ttlMs`; this process's own writes call invalidate().
+ */
+export class CachedCollection<T> {
+  private value: { at: number; data: T } | null = null;
+  private pending: Promise<T> | null = null;
+  private generation = 0;
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly name: string,
+    private readonly fallback: T,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get(): Promise<T> {
+    if (this.value && this.now() - this.value.at < this.ttlMs) return Promise.resolve(this.value.data);
+    if (this.pending) return this.pending;
+    const gen = this.generation;
+    const read = getCollection<T>(this.sql, this.name, this.fallback).then(
+      (data) => {
+        // a write while reading makes this read stale: don't keep it
+        if (gen === this.generation) this.value = { at: this.now(), data };
+        return data;
+      },
+    ).finally(() => {
+      if (this.pending === read) this.pending = null;
+    });
+    this.pending = read;
+    return read;
+  }
+
+  invalidate(): void {
+    this.generation++;
+    this.value = null;
+    this.pending = null;
+  }
+}

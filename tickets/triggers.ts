@@ -16,7 +16,7 @@ import AjvModule from 'ajv';
 import { CHANNELS } from '../adapters/types.js';
 import type { Sql } from '../gateway/db/sql.js';
 import { getCategories } from './categories.js';
-import { getCollection, putCollection } from './collections.js';
+import { CachedCollection, putCollection } from './collections.js';
 import type { TicketContext } from './context.js';
 import { ApiError, badRequest } from './errors.js';
 import { Effects, type TicketEvent } from './events.js';
@@ -216,23 +216,21 @@ export function changesOf(events: TicketEvent[]): Map<string, Set<TriggerEvent>>
 const byTriggers = new WeakSet<Effects>();
 
 export class Triggers {
-  private cache: { at: number; list: Trigger[] } | null = null;
+  private readonly cache: CachedCollection<Trigger[]>;
 
-  constructor(private readonly ctx: TicketContext, private readonly ttlMs = 1000) {}
+  constructor(private readonly ctx: TicketContext, ttlMs = 1000) {
+    this.cache = new CachedCollection<Trigger[]>(ctx.sql, 'triggers', [], ttlMs);
+  }
 
-  async list(): Promise<Trigger[]> {
-    const now = Date.now();
-    if (this.cache && now - this.cache.at < this.ttlMs) return this.cache.list;
-    const list = await getCollection<Trigger[]>(this.ctx.sql, 'triggers', []);
-    this.cache = { at: now, list };
-    return list;
+  list(): Promise<Trigger[]> {
+    return this.cache.get();
   }
 
   /** Validates and replaces the whole list (PUT /api/triggers). */
   async put(body: unknown): Promise<Trigger[]> {
     const list = await validateTriggers(this.ctx.sql, body);
     await putCollection(this.ctx.sql, 'triggers', list, this.ctx.clock.now());
-    this.cache = null;
+    this.cache.invalidate();
     return this.list();
   }
 

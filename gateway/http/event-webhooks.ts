@@ -15,7 +15,7 @@
 import { createHmac } from 'node:crypto';
 import express, { type Router } from 'express';
 import { requireAdmin } from '../../tickets/auth.js';
-import { getCollection, putCollection } from '../../tickets/collections.js';
+import { CachedCollection, getCollection, putCollection } from '../../tickets/collections.js';
 import { badRequest } from '../../tickets/errors.js';
 import type { TicketEvent, TicketEventType } from '../../tickets/events.js';
 import type { Clock } from '../clock.js';
@@ -92,10 +92,12 @@ export interface WebhookDeps {
 export class WebhookDeliverer {
   private lease: Lease | null = null;
   private queue: Delivery[] = [];
-  private cache: { at: number; targets: WebhookTarget[] } | null = null;
+  private readonly cache: CachedCollection<WebhookTarget[]>;
   private readonly inFlight = new Set<Promise<void>>();
 
-  constructor(private readonly d: WebhookDeps) {}
+  constructor(private readonly d: WebhookDeps) {
+    this.cache = new CachedCollection<WebhookTarget[]>(d.sql, COLLECTION, [], 2000);
+  }
 
   private timer: NodeJS.Timeout | null = null;
 
@@ -125,15 +127,12 @@ export class WebhookDeliverer {
     return this.queue.length;
   }
 
-  private async targets(): Promise<WebhookTarget[]> {
-    if (this.cache && Date.now() - this.cache.at < 2000) return this.cache.targets;
-    const targets = await getCollection<WebhookTarget[]>(this.d.sql, COLLECTION, []);
-    this.cache = { at: Date.now(), targets };
-    return targets;
+  private targets(): Promise<WebhookTarget[]> {
+    return this.cache.get();
   }
 
   invalidate(): void {
-    this.cache = null;
+    this.cache.invalidate();
   }
 
   /** Live entries from the event log: sent at once when this process holds the lease. */
