@@ -29,7 +29,7 @@ import type { Effects } from './events.js';
 import { moveStatus } from './lifecycle.js';
 import { openKeyFor, type Actor, type MessageRow, type TicketRow } from './model.js';
 import { ensureConversation, findOpenTicket, getConversation, getMessage, getMessageByExternalId, getTicket, insertMessage, insertTimeline, resolveContact, updateTicket } from './store.js';
-import { messageKind, openTicket, type Threaded } from './threading.js';
+import { inboundMessageRow, openTicket, type Threaded } from './threading.js';
 
 /** Our outbound Message-IDs are `<chatgate.<message id>@domain>` (adapters/email/send.ts). */
 const OUR_MESSAGE_ID = /^<chatgate\.([0-9A-Za-z]{10,40})@/;
@@ -114,7 +114,7 @@ export async function threadEmail(ctx: TicketContext, tx: Sql, fx: Effects, msg:
     createdTicket = true;
   }
 
-  const message = newMessage(msg, opts, ticket.id, conv.id, 'customer', contactId, now);
+  const message = inboundMessageRow(msg, opts.payload, ticket.id, conv.id, 'customer', contactId, now);
   const stored = await insertMessage(tx, message);
   if (!stored) return { ticket, conversation: conv, message, stored, createdTicket };
   await insertAttachments(tx, msg, message, now);
@@ -137,27 +137,6 @@ export async function threadEmail(ctx: TicketContext, tx: Sql, fx: Effects, msg:
   return { ticket, conversation: conv, message, stored, createdTicket };
 }
 
-function newMessage(msg: InboundMessage, opts: { payload: string }, ticketId: string, conversationId: string | null, author: MessageRow['author'], authorId: string | null, now: number): MessageRow {
-  return {
-    id: newId(now),
-    ticketId,
-    conversationId,
-    channel: 'email',
-    direction: 'in',
-    author,
-    authorId,
-    kind: messageKind(msg),
-    text: msg.text,
-    payload: opts.payload,
-    externalId: msg.externalId,
-    status: null,
-    error: null,
-    platformAt: msg.timestamp,
-    createdAt: now,
-    updatedAt: now,
-  };
-}
-
 /** A bounce: the bounced outbound message is marked failed; the report goes on its ticket unless that is closed. */
 async function attachBounce(ctx: TicketContext, tx: Sql, fx: Effects, msg: InboundMessage, opts: { payload: string }, bounced: MessageRow, now: number): Promise<EmailThreadResult> {
   const error = `bounced: ${msg.email?.bounceReason ?? msg.email?.subject ?? 'delivery failed'}`.slice(0, 1000);
@@ -175,7 +154,7 @@ async function attachBounce(ctx: TicketContext, tx: Sql, fx: Effects, msg: Inbou
   }
   const conv = ticket.conversationId ? await getConversation(tx, ticket.conversationId) : null;
   if (!conv) return null;
-  const message = newMessage(msg, opts, ticket.id, conv.id, 'system', null, now);
+  const message = inboundMessageRow(msg, opts.payload, ticket.id, conv.id, 'system', null, now);
   const stored = await insertMessage(tx, message);
   if (!stored) return { ticket, conversation: conv, message, stored, createdTicket: false };
   await insertAttachments(tx, msg, message, now);

@@ -40,6 +40,15 @@ export function messageKind(msg: InboundMessage): MessageRow['kind'] {
   return 'other';
 }
 
+/** The stored row of an inbound message (customer's, or a system notice such as a bounce). */
+export function inboundMessageRow(msg: InboundMessage, payload: string, ticketId: string, conversationId: string | null, author: MessageRow['author'], authorId: string | null, now: number): MessageRow {
+  return {
+    id: newId(now), ticketId, conversationId, channel: msg.channel, direction: 'in', author, authorId,
+    kind: messageKind(msg), text: msg.text, payload, externalId: msg.externalId, status: null, error: null,
+    platformAt: msg.timestamp, createdAt: now, updatedAt: now,
+  };
+}
+
 export interface OpenTicketOptions {
   /** Email: the ticket subject (the mail's subject without Re:/Fwd:). */
   subject?: string;
@@ -145,24 +154,7 @@ export async function threadInbound(ctx: TicketContext, tx: Sql, fx: Effects, ms
     ticket = await openTicket(ctx, tx, fx, msg, conv, now, { timeline, ...(newContact ? { customerMessageAt: now } : {}) });
     createdTicket = true;
   }
-  const message: MessageRow = {
-    id: newId(now),
-    ticketId: ticket.id,
-    conversationId: conv.id,
-    channel: msg.channel,
-    direction: 'in',
-    author: 'customer',
-    authorId: contactId,
-    kind: messageKind(msg),
-    text: msg.text,
-    payload: opts.payload,
-    externalId: msg.externalId,
-    status: null,
-    error: null,
-    platformAt: msg.timestamp,
-    createdAt: now,
-    updatedAt: now,
-  };
+  const message = inboundMessageRow(msg, opts.payload, ticket.id, conv.id, 'customer', contactId, now);
   const stored = await insertMessage(tx, message);
   if (!stored) {
     await insertTimelines(tx, timeline);

@@ -2,7 +2,7 @@
 // Handles DMs (entry.messaging[]), comments (field comments/live_comments, both login
 // shapes) and the messaging-shaped `changes` Meta's dashboard test button sends.
 import type { InboundMessage, MediaRef, WebhookBatch } from '../types.js';
-import { asArray, asRecord, asString, emptyBatch, parseTimestamp, quote, type Json } from '../meta/payload.js';
+import { asArray, asRecord, asString, openEnvelope, parseTimestamp, quote, type Json } from '../meta/payload.js';
 import { parseCommentChange } from './comments.js';
 import { isValidIgsid } from './ids.js';
 
@@ -15,21 +15,8 @@ const HEART = '\u2764\uFE0F';
 const MEDIA_TYPES: Record<string, MediaRef['type']> = { image: 'image', video: 'video', audio: 'audio', file: 'file', sticker: 'sticker' };
 
 export function parseInstagramWebhook(body: unknown, opts: InstagramParseOptions = {}): WebhookBatch {
-  const batch = emptyBatch();
-  const root = asRecord(body);
-  if (!root) {
-    batch.rejected.push('body is not a JSON object');
-    return batch;
-  }
-  if (root.object !== 'instagram') {
-    batch.rejected.push(`unexpected object type ${quote(root.object)}`);
-    return batch;
-  }
-  const entries = asArray(root.entry);
-  if (entries.length === 0) {
-    batch.rejected.push('no entries');
-    return batch;
-  }
+  const { batch, entries } = openEnvelope(body, 'instagram');
+  if (batch.rejected.length) return batch;
   const seen = new Set<string>();
   for (const e of entries) {
     const entry = asRecord(e) ?? {};

@@ -47,6 +47,19 @@ export function emptyBatch(): WebhookBatch {
   return { messages: [], statuses: [], events: [], errors: [], ignored: [], rejected: [] };
 }
 
+/**
+ * Opens a Meta webhook envelope `{object, entry: [...]}`: the entries, or a batch that
+ * says why the body is refused (not an object, another product's object type, no entries).
+ */
+export function openEnvelope(body: unknown, object: string): { batch: WebhookBatch; entries: unknown[] } {
+  const batch = emptyBatch();
+  const root = asRecord(body);
+  if (!root) batch.rejected.push('body is not a JSON object');
+  else if (root.object !== object) batch.rejected.push(`unexpected object type ${quote(root.object)}`);
+  else if (asArray(root.entry).length === 0) batch.rejected.push('no entries');
+  return { batch, entries: batch.rejected.length ? [] : asArray(root!.entry) };
+}
+
 /** Meta's error objects: `{code, title, message, error_data: {details}}`. */
 export function providerError(value: unknown): { code: string; message: string } | undefined {
   const e = asRecord(value);

@@ -1,6 +1,6 @@
 // WhatsApp Cloud API webhook POST body -> normalized WebhookBatch. Pure: no I/O, no clock.
 import type { InboundMessage, StatusUpdate, WebhookBatch } from '../types.js';
-import { asArray, asRecord, asString, emptyBatch, parseTimestamp, providerError, quote, type Json } from '../meta/payload.js';
+import { asArray, asRecord, asString, openEnvelope, parseTimestamp, providerError, quote, type Json } from '../meta/payload.js';
 import { isValidBsuid, isValidSenderId } from './ids.js';
 import { messageContent } from './message-content.js';
 import { boundedName } from '../contact-name.js';
@@ -13,21 +13,8 @@ export interface WhatsAppParseOptions {
 const STATUSES: readonly StatusUpdate['status'][] = ['sent', 'delivered', 'read', 'failed'];
 
 export function parseWhatsAppWebhook(body: unknown, opts: WhatsAppParseOptions = {}): WebhookBatch {
-  const batch = emptyBatch();
-  const root = asRecord(body);
-  if (!root) {
-    batch.rejected.push('body is not a JSON object');
-    return batch;
-  }
-  if (root.object !== 'whatsapp_business_account') {
-    batch.rejected.push(`unexpected object type ${quote(root.object)}`);
-    return batch;
-  }
-  const entries = asArray(root.entry);
-  if (entries.length === 0) {
-    batch.rejected.push('no entries');
-    return batch;
-  }
+  const { batch, entries } = openEnvelope(body, 'whatsapp_business_account');
+  if (batch.rejected.length) return batch;
   const seen = new Set<string>();
   for (const entry of entries) {
     const changes = asArray(asRecord(entry)?.changes);
