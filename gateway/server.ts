@@ -224,7 +224,15 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
       return;
     }
     if (err?.type === 'entity.parse.failed') {
-      res.status(400).json({ error: { code: 'malformed_json', message: 'the body is not valid JSON' } });
+      // express.json is strict: valid JSON that is a bare string or number is refused too, and says so.
+      let bare = false;
+      try {
+        JSON.parse(String(err.body ?? ''));
+        bare = true;
+      } catch {}
+      res.status(400).json({ error: bare
+        ? { code: 'bad_request', message: 'the body must be a JSON object or array' }
+        : { code: 'malformed_json', message: 'the body is not valid JSON' } });
       return;
     }
     if (err?.type === 'entity.too.large' || err?.status === 413) {

@@ -86,6 +86,16 @@ for (const backend of backends()) {
         expect(res2.status).to.equal(404);
         expect(res2.body.error.code).to.be.a('string');
       });
+
+      it('tells broken JSON from valid JSON that is not an object or array', async () => {
+        const send = (body: string) => fetch(`${t.url}/api/categories`, { method: 'PUT', headers: { authorization: `Bearer ${t.adminToken}`, 'content-type': 'application/json' }, body });
+        const broken = await send('["general",');
+        expect(broken.status).to.equal(400);
+        expect((await broken.json()).error).to.deep.equal({ code: 'malformed_json', message: 'the body is not valid JSON' });
+        const bare = await send('"general"');
+        expect(bare.status).to.equal(400);
+        expect((await bare.json()).error).to.deep.equal({ code: 'bad_request', message: 'the body must be a JSON object or array' });
+      });
     });
 
     describe('PATCH fields', () => {
