@@ -17,13 +17,14 @@ import type { Metrics } from './metrics.js';
 import type { TicketContext } from '../tickets/context.js';
 import { Effects } from '../tickets/events.js';
 import { handoff, loadTicket, moveStatus } from '../tickets/lifecycle.js';
-import { BOT, type TicketRow } from '../tickets/model.js';
+import { BOT, type ConversationRow, type TicketRow } from '../tickets/model.js';
 import { getConversation, getMessageByExternalId, insertTimeline, updateTicket } from '../tickets/store.js';
 import { threadInbound } from '../tickets/threading.js';
 import { ApiError } from '../tickets/errors.js';
 import { csatAwaitingAnswer, csatTurnReopens, recordCsatPosition, CUSTOMER } from '../tickets/csat.js';
 import { recordAppEcho } from './app-echoes.js';
 import { crashPoint } from './crash-points.js';
+import { KEY_CHARS } from './db/tables.js';
 
 interface InboundRow {
   id: string;
@@ -104,6 +105,13 @@ export class InboundPipeline implements InboundSink {
       const store = messages.length === 1 ? (fn: (tx: Sql) => Promise<void>) => fn(sql) : (fn: (tx: Sql) => Promise<void>) => sql.tx(fn);
       await store(async (tx) => {
         for (const msg of messages) {
+          if (msg.externalId.length > KEY_CHARS || convKeyOf(msg).length > KEY_CHARS) {
+            // MySQL would cut the id to fit its column (INSERT IGNORE turns the error into a
+            // warning): two different ids could then collide, and the message's own INSERT
+            // would fail later. No platform sends ids this long; such a message is refused.
+            this.d.log.warn({ channel: msg.channel, externalId: msg.externalId.slice(0, 64) }, 'inbound message id or address too long to store; dropped');
+            continue;
+          }
           const payload = storablePayload(msg);
           if (!payload) {
             this.d.log.warn({ channel: msg.channel, externalId: msg.externalId }, 'inbound message too large to store even with its text cut; dropped');
@@ -162,16 +170,18 @@ export class InboundPipeline implements InboundSink {
     const started = Date.now();
     try {
       let ticket: TicketRow | null = null;
+      let conversation: ConversationRow | undefined;
       let runBot = row.status === 'stored';
       if (row.status === 'received') {
         const r = await this.thread(row, msg);
         crashPoint('after-thread');
         ticket = r.ticket;
+        conversation = r.conversation;
         runBot = r.runBot;
       } else if (row.ticketId) {
         ticket = await loadTicket(this.d.sql, row.ticketId);
       }
-      if (runBot && ticket) await this.botTurn(row, msg, ticket);
+      if (runBot && ticket) await this.botTurn(row, msg, ticket, conversation);
       this.d.metrics.pipeline.observe({ channel: msg.channel }, (Date.now() - started) / 1000);
     } catch (err) {
       const attempts = Number(row.attempts) + 1;
@@ -184,7 +194,7 @@ export class InboundPipeline implements InboundSink {
   }
 
   /** Threads the message into its ticket (retried when a concurrent writer won a unique key). */
-  private async thread(row: InboundRow, msg: InboundMessage): Promise<{ ticket: TicketRow | null; runBot: boolean }> {
+  private async thread(row: InboundRow, msg: InboundMessage): Promise<{ ticket: TicketRow | null; conversation?: ConversationRow; runBot: boolean }> {
     for (let attempt = 1; ; attempt++) {
       const fx = new Effects();
       try {
@@ -192,14 +202,14 @@ export class InboundPipeline implements InboundSink {
           const th = await threadInbound(this.d.ctx, tx, fx, msg, { payload: row.payload });
           if (!th) {
             // Deliberately no ticket (email: automatic mail with nothing to attach to).
-            await tx.execute("UPDATE inbound SET status = 'ignored', processedAt = ? WHERE id = ?", [this.d.ctx.clock.now(), row.id]);
+            await tx.defer("UPDATE inbound SET status = 'ignored', processedAt = ? WHERE id = ?", [this.d.ctx.clock.now(), row.id]);
             return { ticket: null, runBot: false };
           }
           const runBot = !!this.d.bot && th.stored && ((th.ticket.type === 'bot' && th.ticket.status === 'active') || csatAwaitingAnswer(th.ticket)) && !msg.email?.automatic;
-          await tx.execute('UPDATE inbound SET status = ?, ticketId = ?, messageId = ?, processedAt = ? WHERE id = ?', [
+          await tx.defer('UPDATE inbound SET status = ?, ticketId = ?, messageId = ?, processedAt = ? WHERE id = ?', [
             runBot ? 'stored' : 'done', th.ticket.id, th.message.id, this.d.ctx.clock.now(), row.id,
           ]);
-          return { ticket: th.ticket, runBot };
+          return { ticket: th.ticket, conversation: th.conversation, runBot };
         });
         this.d.afterCommit(fx);
         return result;
@@ -210,13 +220,13 @@ export class InboundPipeline implements InboundSink {
     }
   }
 
-  private async botTurn(row: InboundRow, msg: InboundMessage, ticket: TicketRow): Promise<void> {
+  private async botTurn(row: InboundRow, msg: InboundMessage, ticket: TicketRow, conversation?: ConversationRow): Promise<void> {
     if ((ticket.type !== 'bot' || ticket.status !== 'active') && !csatAwaitingAnswer(ticket)) {
       await this.d.sql.execute("UPDATE inbound SET status = 'done' WHERE id = ?", [row.id]);
       return;
     }
-    await this.runTurn(ticket, row.id, { message: { text: msg.text, choiceId: msg.choice?.id }, contactName: msg.contactName }, async (tx) => {
-      await tx.execute("UPDATE inbound SET status = 'done', processedAt = ? WHERE id = ?", [this.d.ctx.clock.now(), row.id]);
+    await this.runTurn(ticket, row.id, { message: { text: msg.text, choiceId: msg.choice?.id }, contactName: msg.contactName, conversation }, async (tx) => {
+      await tx.defer("UPDATE inbound SET status = 'done', processedAt = ? WHERE id = ?", [this.d.ctx.clock.now(), row.id]);
     });
   }
 
@@ -228,7 +238,7 @@ export class InboundPipeline implements InboundSink {
   async runTurn(
     ticket: TicketRow,
     turnId: string,
-    input: { message?: { text: string; choiceId?: string }; startFlow?: string; contactName?: string },
+    input: { message?: { text: string; choiceId?: string }; startFlow?: string; contactName?: string; conversation?: ConversationRow },
     finish?: (tx: Sql) => Promise<void>,
   ): Promise<void> {
     const { bot, ctx } = this.d;
@@ -265,7 +275,7 @@ export class InboundPipeline implements InboundSink {
       if (botOwns || input.startFlow === 'feedback' || csatTurn) {
         // Not an answer to the rating question: the bot's re-ask is dropped and the ticket reopens below.
         for (const content of csat === 'not_an_answer' ? [] : result.replies) {
-          await ctx.outbound.enqueue(tx, fx, { ticket: t, content, author: 'bot', automatic: true }).catch((err) => {
+          await ctx.outbound.enqueue(tx, fx, { ticket: t, content, author: 'bot', automatic: true, conversation: input.conversation }).catch((err) => {
             if (!(err instanceof ApiError)) throw err;
             this.d.log.info({ ticket: t.id, code: err.code }, 'bot reply not sent: channel rules');
           });

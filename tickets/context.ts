@@ -6,7 +6,7 @@ import type { Clock } from '../gateway/clock.js';
 import type { Sql } from '../gateway/db/sql.js';
 import type { Logger } from '../gateway/log.js';
 import type { Effects, EventPublisher } from './events.js';
-import type { MessageRow, TicketRow } from './model.js';
+import type { ConversationRow, MessageRow, TicketRow } from './model.js';
 import type { SettingsStore } from './settings.js';
 
 export interface OutboundRequest {
@@ -16,6 +16,12 @@ export interface OutboundRequest {
   authorId?: string;
   /** Sent without a human asking (bot, CSAT, out-of-office): never in answer to automatic mail. */
   automatic?: boolean;
+  /**
+   * The ticket's conversation as the caller read it during this conversation's turn
+   * (saves reading it again). Its window (lastInboundAt) only moves forward, so a copy
+   * read a moment ago can only err towards a closed window.
+   */
+  conversation?: ConversationRow;
 }
 
 /** The outbound pipeline, as tickets see it: write a message + outbox row in the caller's transaction. */

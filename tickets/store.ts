@@ -38,7 +38,8 @@ export async function findOpenTicket(sql: Sql, openKey: string): Promise<TicketR
 
 export async function insertTicket(sql: Sql, t: TicketRow): Promise<void> {
   const keys = Object.keys(t) as (keyof TicketRow)[];
-  await sql.execute(`INSERT INTO tickets (${keys.join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`, keys.map((k) => t[k] as any));
+  // A unique violation (uq_ticket_open: a concurrent opener) fails the caller's transaction, which retries.
+  await sql.defer(`INSERT INTO tickets (${keys.join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`, keys.map((k) => t[k] as any));
 }
 
 /**
@@ -57,6 +58,23 @@ export async function updateTicket(sql: Sql, id: string, patch: Partial<TicketRo
   }
   const { affected } = await sql.execute(`UPDATE tickets SET ${sets.join(', ')} WHERE ${where}`, params);
   return affected > 0;
+}
+
+/** updateTicket without a version check or a result: held for the transaction's next round trip (Sql.defer). */
+export async function patchTicket(sql: Sql, id: string, patch: Partial<TicketRow>): Promise<void> {
+  const keys = Object.keys(patch).filter((k) => k !== 'id' && k !== 'version') as (keyof TicketRow)[];
+  const sets = keys.map((k) => `${k} = ?`).concat('version = version + 1');
+  await sql.defer(`UPDATE tickets SET ${sets.join(', ')} WHERE id = ?`, [...keys.map((k) => patch[k] as any), id]);
+}
+
+/**
+ * Inserts a message that cannot be stored already (a new id and no platform id yet, or the
+ * first message of a contact created in this transaction): no IGNORE, no result awaited
+ * (Sql.defer); a unique violation fails the caller's transaction.
+ */
+export async function insertNewMessage(sql: Sql, m: MessageRow): Promise<void> {
+  const keys = Object.keys(m) as (keyof MessageRow)[];
+  await sql.defer(`INSERT INTO messages (${keys.join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`, keys.map((k) => m[k] as any));
 }
 
 /** Inserts a message; returns false (and writes nothing) when its platform id is already stored. */
@@ -96,7 +114,7 @@ export interface TimelineRow {
 }
 
 export async function insertTimeline(sql: Sql, ticketId: string, at: number, type: string, actor: Actor, data: Record<string, unknown>): Promise<void> {
-  await sql.execute(
+  await sql.defer(
     'INSERT INTO timeline (id, ticketId, at, type, actorKind, actorId, actorName, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     [newId(), ticketId, at, type, actor.kind, actor.id ?? null, actor.name ?? null, JSON.stringify(data)],
   );
@@ -116,7 +134,7 @@ export async function insertTimelines(sql: Sql, entries: PendingTimeline[]): Pro
   if (!entries.length) return;
   const params: (string | number | null)[] = [];
   for (const e of entries) params.push(newId(), e.ticketId, e.at, e.type, e.actor.kind, e.actor.id ?? null, e.actor.name ?? null, JSON.stringify(e.data));
-  await sql.execute(
+  await sql.defer(
     `INSERT INTO timeline (id, ticketId, at, type, actorKind, actorId, actorName, data) VALUES ${entries.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
     params,
   );
@@ -154,15 +172,16 @@ export async function resolveContactEx(sql: Sql, channel: Channel, identities: s
   const created = !contactId;
   if (!contactId) {
     contactId = newId(now);
-    await sql.execute('INSERT INTO contacts (id, name, createdAt, updatedAt) VALUES (?, ?, ?, ?)', [contactId, name ?? null, now, now]);
+    await sql.defer('INSERT INTO contacts (id, name, createdAt, updatedAt) VALUES (?, ?, ?, ?)', [contactId, name ?? null, now, now]);
   } else if (name && known[0].name !== name) {
-    await sql.execute('UPDATE contacts SET name = ?, updatedAt = ? WHERE id = ? AND (name IS NULL OR name <> ?)', [name, now, contactId, name]);
+    await sql.defer('UPDATE contacts SET name = ?, updatedAt = ? WHERE id = ? AND (name IS NULL OR name <> ?)', [name, now, contactId, name]);
   }
   const missing = ids.filter((v) => !known.some((k) => k.value === v));
   if (missing.length) {
     const params: (string | number)[] = [];
     for (const value of missing) params.push(newId(now), contactId, channel, value, now);
-    await sql.execute(`INSERT INTO contact_identities (id, contactId, channel, value, createdAt) VALUES ${missing.map(() => '(?, ?, ?, ?, ?)').join(', ')}`, params);
+    // A concurrent creator of the same identity makes this fail on the unique key; the caller retries.
+    await sql.defer(`INSERT INTO contact_identities (id, contactId, channel, value, createdAt) VALUES ${missing.map(() => '(?, ?, ?, ?, ?)').join(', ')}`, params);
   }
   return { contactId, created };
 }
@@ -193,14 +212,14 @@ export async function ensureConversation(
   if (!conv) {
     // A concurrent creator makes this INSERT fail on the unique key; the caller retries.
     const row: ConversationRow = { id: newId(now), channel, account, contactId, address, lastInboundAt: fresh?.lastInboundAt ?? null, createdAt: now, updatedAt: now };
-    await sql.execute(
+    await sql.defer(
       'INSERT INTO conversations (id, channel, account, contactId, address, lastInboundAt, createdAt, updatedAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       [row.id, channel, account, contactId, address, row.lastInboundAt, now, now],
     );
     return row;
   }
   if (conv.address !== address) {
-    await sql.execute('UPDATE conversations SET address = ?, updatedAt = ? WHERE id = ?', [address, now, conv.id]);
+    await sql.defer('UPDATE conversations SET address = ?, updatedAt = ? WHERE id = ?', [address, now, conv.id]);
     conv.address = address;
   }
   return conv;
@@ -208,7 +227,7 @@ export async function ensureConversation(
 
 /** Moves the messaging window forward (never back: webhooks may arrive out of order). */
 export async function touchInbound(sql: Sql, conversationId: string, platformAt: number, now: number): Promise<void> {
-  await sql.execute('UPDATE conversations SET lastInboundAt = ?, updatedAt = ? WHERE id = ? AND (lastInboundAt IS NULL OR lastInboundAt < ?)', [
+  await sql.defer('UPDATE conversations SET lastInboundAt = ?, updatedAt = ? WHERE id = ? AND (lastInboundAt IS NULL OR lastInboundAt < ?)', [
     platformAt, now, conversationId, platformAt,
   ]);
 }

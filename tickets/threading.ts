@@ -13,7 +13,7 @@ import { pickAgent, routeTeam } from './routing.js';
 import { threadEmail } from './email-threading.js';
 import { csatAwaitingAnswer } from './csat.js';
 import { withNewTicketSla } from './sla.js';
-import { ensureConversation, findOpenTicket, getMessageByExternalId, getTicket, insertMessage, insertTicket, insertTimelines, resolveContactEx, touchInbound, updateTicket, type PendingTimeline } from './store.js';
+import { ensureConversation, findOpenTicket, getMessageByExternalId, getTicket, insertMessage, insertNewMessage, insertTicket, insertTimelines, patchTicket, resolveContactEx, touchInbound, type PendingTimeline } from './store.js';
 
 export interface Threaded {
   ticket: TicketRow;
@@ -155,7 +155,8 @@ export async function threadInbound(ctx: TicketContext, tx: Sql, fx: Effects, ms
     createdTicket = true;
   }
   const message = inboundMessageRow(msg, opts.payload, ticket.id, conv.id, 'customer', contactId, now);
-  const stored = await insertMessage(tx, message);
+  // A new contact's first message cannot be stored already: a plain INSERT, held for the transaction's next round trip.
+  const stored = newContact ? (await insertNewMessage(tx, message), true) : await insertMessage(tx, message);
   if (!stored) {
     await insertTimelines(tx, timeline);
     return { ticket, conversation: conv, message, stored, createdTicket };
@@ -170,7 +171,7 @@ export async function threadInbound(ctx: TicketContext, tx: Sql, fx: Effects, ms
     ticket = await moveStatus(ctx, tx, fx, ticket, 'active', customer, { cause, as: 'customer' });
   }
   if (!(newContact && createdTicket)) {
-    await updateTicket(tx, ticket.id, { lastCustomerMessageAt: now, updatedAt: now });
+    await patchTicket(tx, ticket.id, { lastCustomerMessageAt: now, updatedAt: now });
     ticket = { ...ticket, lastCustomerMessageAt: now, updatedAt: now, version: ticket.version + 1 };
   }
   fx.event('message.created', ticket.id, now, { messageId: message.id, direction: 'in', author: 'customer' });

@@ -21,10 +21,13 @@ export interface TableDef {
 const c = (name: string, kind: ColumnKind, extra: Partial<ColumnDef> = {}): ColumnDef => ({ name, kind, ...extra });
 const opt = (name: string, kind: ColumnKind): ColumnDef => ({ name, kind, nullable: true });
 
+/** Characters in a `key` column (platform ids, addresses, conversation keys). */
+export const KEY_CHARS = 190;
+
 /** Column SQL types: lengths chosen so utf8mb4 unique keys stay within InnoDB's limits. */
 export const columnType: Record<ColumnKind, { type: string; length?: string }> = {
   id: { type: 'varchar', length: '32' },
-  key: { type: 'varchar', length: '190' },
+  key: { type: 'varchar', length: String(KEY_CHARS) },
   str: { type: 'varchar', length: '255' },
   short: { type: 'varchar', length: '24' },
   text: { type: 'text' },

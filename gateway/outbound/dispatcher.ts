@@ -254,11 +254,11 @@ export class Dispatcher {
     this.markRetrying(row, false);
     const now = this.clock.now();
     const ticketId = await this.sql.tx(async (tx) => {
-      await tx.execute('UPDATE outbox SET status = ?, lockedUntil = NULL, error = ?, updatedAt = ? WHERE id = ?', [status, r.error ?? null, now, row.id]);
+      await tx.defer('UPDATE outbox SET status = ?, lockedUntil = NULL, error = ?, updatedAt = ? WHERE id = ?', [status, r.error ?? null, now, row.id]);
       // A status webhook may have arrived first (delivered/read): never move a message back,
       // but record its platform id all the same. One statement: `status` is assigned last
       // because MySQL evaluates SET left to right (the CASEs must see the old status).
-      await tx.execute(
+      await tx.defer(
         `UPDATE messages SET error = CASE WHEN status = 'queued' THEN ? ELSE error END, updatedAt = CASE WHEN status = 'queued' THEN ? ELSE updatedAt END,
           externalId = CASE WHEN status = 'queued' THEN COALESCE(?, externalId) ELSE COALESCE(externalId, ?) END,
           status = CASE WHEN status = 'queued' THEN ? ELSE status END WHERE id = ?`,

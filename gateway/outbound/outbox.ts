@@ -11,7 +11,7 @@ import type { Effects } from '../../tickets/events.js';
 import type { MessageRow, TicketRow } from '../../tickets/model.js';
 import type { SettingsStore } from '../../tickets/settings.js';
 import { slaColumns } from '../../tickets/sla.js';
-import { getConversation, insertMessage, insertTimeline, updateTicket } from '../../tickets/store.js';
+import { getConversation, insertNewMessage, insertTimeline, patchTicket } from '../../tickets/store.js';
 import { approvedTemplate } from '../../tickets/templates.js';
 import { SIMULATOR_ACCOUNT, type ChannelRegistry } from '../channels.js';
 import { emailAutoReplyBlock, holdBack } from './email-guard.js';
@@ -95,7 +95,7 @@ export class Outbox implements OutboundPort {
     let content = req.content;
     if (ticket.channel === 'internal' || !ticket.conversationId) throw unprocessable('no_channel', 'an internal ticket has no customer to write to');
     if (ticket.status === 'closed') throw unprocessable('ticket_closed', 'a closed ticket never receives new messages');
-    const conv = await getConversation(tx, ticket.conversationId);
+    const conv = req.conversation?.id === ticket.conversationId ? req.conversation : await getConversation(tx, ticket.conversationId);
     if (!conv) throw unprocessable('no_channel', 'the ticket has no conversation');
     const adapter = this.channels.get(conv.channel, conv.account);
     if (!adapter) throw unprocessable('channel_not_configured', `the ${conv.channel} channel (${conv.account}) is not configured on this gateway`);
@@ -122,7 +122,7 @@ export class Outbox implements OutboundPort {
       createdAt: now,
       updatedAt: now,
     };
-    await insertMessage(tx, message);
+    await insertNewMessage(tx, message);
     // Email loop protection (email-guard.ts): automatic mail may be held back, kept as failed.
     const held = conv.channel === 'email' && (req.automatic || req.author !== 'agent') ? await emailAutoReplyBlock(tx, message, now) : null;
     if (held) return holdBack(tx, fx, message, held, now);
@@ -135,7 +135,7 @@ export class Outbox implements OutboundPort {
     const outboxId = newId(now);
     const recipient = await recipientFor(tx, conv, now);
     const payloadJson = JSON.stringify(payload);
-    await tx.execute(
+    await tx.defer(
       'INSERT INTO outbox (id, messageId, channel, account, recipient, payload, status, attempts, nextAttemptAt, lockedUntil, error, createdAt, updatedAt) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, NULL, NULL, ?, ?)',
       [outboxId, message.id, conv.channel, conv.account, recipient, payloadJson, 'pending', now, now, now],
     );
@@ -146,7 +146,7 @@ export class Outbox implements OutboundPort {
       const patch: Partial<TicketRow> = { lastAgentMessageAt: now, updatedAt: now, ...(ticket.firstResponseAt ? {} : { firstResponseAt: now }) };
       // The first answer stops the first-response SLA clock: the stored SLA moments follow at once.
       if (patch.firstResponseAt && this.settings) Object.assign(patch, slaColumns({ ...ticket, ...patch }, await this.settings.get(), now));
-      await updateTicket(tx, ticket.id, patch);
+      await patchTicket(tx, ticket.id, patch);
     }
     fx.outbox.push(outboxId);
     fx.event('message.created', ticket.id, now, { messageId: message.id, direction: 'out', author: req.author });

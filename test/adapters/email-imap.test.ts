@@ -21,6 +21,9 @@ function sqliteSql(db: Database.Database): Sql {
     async execute(q: string, params?: Param[]) {
       return { affected: db.prepare(q).run(...norm(params)).changes };
     },
+    async defer(text: string, params?: Param[]) {
+      await sql.execute(text, params);
+    },
     async tx(fn) {
       return fn(sql);
     },

@@ -33,6 +33,9 @@ export function sqliteSql(db = new Database(':memory:')): Sql & { db: Database.D
     async execute(text: string, params: Param[] = []) {
       return { affected: db.prepare(text).run(...params.map(sqliteParam)).changes };
     },
+    async defer(text: string, params?: Param[]) {
+      await sql.execute(text, params);
+    },
     async tx<T>(fn: (s: Sql) => Promise<T>): Promise<T> {
       db.exec('BEGIN');
       try {
@@ -63,6 +66,9 @@ export async function mysqlSql(url: string): Promise<Sql & { close(): Promise<vo
     async execute(text: string, params: Param[] = []) {
       const [r] = await pool.query(text, params);
       return { affected: (r as { affectedRows: number }).affectedRows };
+    },
+    async defer(text: string, params?: Param[]) {
+      await sql.execute(text, params);
     },
     async tx<T>(fn: (s: Sql) => Promise<T>): Promise<T> {
       return fn(sql); // not needed by the bot store
