@@ -86,8 +86,24 @@ export class EventHub {
     };
   }
 
-  /** Appends the events to the shared log (after their transaction committed). */
+  /** Events published during this turn of the event loop, appended together (see publish). */
+  private pending: TicketEvent[] = [];
+
+  /**
+   * Appends the events to the shared log (after their transaction committed). Events
+   * published in the same turn of the event loop go out together, in publish order: one
+   * log append and one topic message for all of them (on Redis one script call and one
+   * PUBLISH instead of two per call: under load a message publishes three times).
+   */
   publish(events: TicketEvent[]): void {
+    if (!events.length) return;
+    if (!this.pending.length) setImmediate(() => this.flush());
+    for (const e of events) this.pending.push(e);
+  }
+
+  private flush(): void {
+    const events = this.pending;
+    this.pending = [];
     if (!events.length) return;
     void this.log.append(events.map((e) => JSON.stringify(e))).catch((err) => this.warn({ err }, 'publishing events failed'));
     void this.coord.publish(EVENTS_TOPIC, JSON.stringify(events)).catch(() => undefined);

@@ -333,3 +333,28 @@ if (process.env.TEST_REDIS_URL) {
     });
   });
 }
+
+describe('EventHub.publish', () => {
+  it('appends the events published in one turn of the event loop together, in publish order', async () => {
+    const { EventHub } = await import('../../gateway/http/events.js');
+    const coord = new MemoryCoordinator();
+    const hub = new EventHub(coord);
+    const appends: string[][] = [];
+    const append = hub.log.append.bind(hub.log);
+    hub.log.append = async (payloads: string[]) => {
+      appends.push(payloads.map((p) => JSON.parse(p).ticketId));
+      return append(payloads);
+    };
+    const ev = (ticketId: string) => ({ type: 'ticket.updated' as const, ticketId, at: 1, data: {} });
+    hub.publish([ev('A'), ev('B')]);
+    hub.publish([ev('C')]);
+    expect(appends, 'nothing is appended before the turn ends').to.deep.equal([]);
+    await new Promise((r) => setImmediate(r));
+    hub.publish([ev('D')]);
+    await new Promise((r) => setImmediate(r));
+    expect(appends).to.deep.equal([['A', 'B', 'C'], ['D']]);
+    const { entries } = await hub.log.readAfter('0-0', 10);
+    expect(entries.map((e) => JSON.parse(e.payload).ticketId)).to.deep.equal(['A', 'B', 'C', 'D']);
+    await coord.close();
+  });
+});
