@@ -124,12 +124,62 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** CPU seconds (user + system) a process has used so far. */
 function cpuS(pid: number | undefined): number {
+  const [user, sys] = cpuSplitS(pid);
+  return user + sys;
+}
+
+/** CPU seconds a process has used so far: [user, system] (system includes the loopback network work of its sends). */
+function cpuSplitS(pid: number | undefined): [number, number] {
   try {
     const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
+    return [Number(f[11]) / 100, Number(f[12]) / 100];
   } catch {
-    return 0;
+    return [0, 0];
   }
+}
+
+/** Pids of the local database and Redis servers, when they run on this machine (their CPU is part of a message's cost). */
+function serverPids(): Record<'mariadb' | 'redis', number[]> {
+  const found = { mariadb: [] as number[], redis: [] as number[] };
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const comm = fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim();
+      if (comm === 'mariadbd' || comm === 'mysqld') found.mariadb.push(Number(d));
+      else if (comm === 'redis-server') found.redis.push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return found;
+}
+
+/** Busy CPU seconds of the whole machine so far (all cores, everything but idle and iowait). */
+function machineBusyS(): number {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return (total - f[3]! - f[4]!) / 100;
+}
+
+/**
+ * Where a message's CPU goes over the burst: the gateway process(es) (user / system),
+ * MariaDB and Redis (MySQL configurations, when they run here), and the whole machine
+ * (the load generator and the Graph stand-in included). N cores give N x 1000 ms of CPU
+ * a second: (cores x 1000) / (whole machine ms per message) is this machine's ceiling
+ * for the configuration, whatever the gateway does.
+ */
+function cpuMeter(config: ConfigName, gatewayPids: number[]): () => string {
+  const servers = config === 'sqlite' ? { mariadb: [], redis: [] } : serverPids();
+  const sum = (pids: number[]): [number, number] => pids.map(cpuSplitS).reduce(([u, s], [u2, s2]) => [u + u2, s + s2], [0, 0]);
+  const g0 = sum(gatewayPids), m0 = sum(servers.mariadb), r0 = sum(servers.redis), all0 = machineBusyS();
+  return () => {
+    const g = sum(gatewayPids), m = sum(servers.mariadb), r = sum(servers.redis), all = machineBusyS();
+    const per = (x: number) => ((x * 1000) / N).toFixed(2);
+    const used = (a: [number, number], b: [number, number]) => per(a[0] + a[1] - b[0] - b[1]);
+    const db = servers.mariadb.length ? `, mariadb ${used(m, m0)}` : '';
+    const rd = servers.redis.length ? `, redis ${used(r, r0)}` : '';
+    return `CPU ms/msg: gateway ${used(g, g0)} (user ${per(g[0] - g0[0])}, system ${per(g[1] - g0[1])})${db}${rd}, whole machine ${per(all - all0)} of ${os.cpus().length} cores`;
+  };
 }
 
 function rssMb(pid: number | undefined): number {
@@ -291,11 +341,13 @@ async function benchConfig(config: ConfigName, bareRps: number): Promise<void> {
   await withDeployment(config, async (d, graph) => {
     // Burst: throughput and ack latency under saturation.
     const cpu0 = d.pids.map(cpuS);
+    const meter = cpuMeter(config, d.pids as number[]);
     const burst = await load(d.urls, { mode: 'burst', count: N, concurrency: C });
     checkAcks(burst, 'burst');
     await waitReplies(graph.url, N, 180_000);
     // CPU per message: the figure that does not depend on what else runs on the machine.
     const cpuMs = (d.pids.map(cpuS).reduce((a, b) => a + b, 0) - cpu0.reduce((a, b) => a + b, 0)) * 1000 / N;
+    const cpuLine = meter();
     const bs = await standinStats(graph.url);
     const lastReply = Math.max(...burst.records.map(([from]) => bs.first[from] ?? 0));
     const e2e = N / ((lastReply - burst.startedAt) / 1000);
@@ -307,6 +359,7 @@ async function benchConfig(config: ConfigName, bareRps: number): Promise<void> {
     const paced = await pacedRun(d, graph.url, config);
     const line = `bench ${config}: ${Math.round(e2e)} msgs/s end-to-end, ack p99 ${ms(ackP99)} ms, reply p50 ${ms(pct(paced.lat, 50))} ms p99 ${ms(pct(paced.lat, 99))} ms, bare express ${Math.round(bareRps)} req/s, ratio ${(e2e / bareRps).toFixed(2)}`;
     console.log(`  ${config}: burst ${N} msgs (${C} in flight) acked in ${((burst.endedAt - burst.startedAt) / 1000).toFixed(1)} s, ack p50 ${ms(pct(burst.records.map((x) => x[2]), 50))} ms, gateway CPU ${cpuMs.toFixed(2)} ms/msg; paced ${RATE}/s x ${SECONDS} s answered at ${Math.round(paced.achieved)}/s${paced.achieved < RATE * 0.95 ? ' (over capacity: reply latency is queueing)' : ''}; RSS MB ${rssAfterBurst.join('+')} after burst, ${paced.rssEnd.join('+')} at end`);
+    console.log(`  ${config}: ${cpuLine}`);
     console.log(line);
   });
 }
