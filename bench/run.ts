@@ -178,7 +178,9 @@ function cpuMeter(config: ConfigName, gatewayPids: number[]): () => string {
     const used = (a: [number, number], b: [number, number]) => per(a[0] + a[1] - b[0] - b[1]);
     const db = servers.mariadb.length ? `, mariadb ${used(m, m0)}` : '';
     const rd = servers.redis.length ? `, redis ${used(r, r0)}` : '';
-    return `CPU ms/msg: gateway ${used(g, g0)} (user ${per(g[0] - g0[0])}, system ${per(g[1] - g0[1])})${db}${rd}, whole machine ${per(all - all0)} of ${os.cpus().length} cores`;
+    const cores = os.cpus().length;
+    const ceiling = Math.round((cores * 1000) / ((1000 * (all - all0)) / N));
+    return `CPU ms/msg: gateway ${used(g, g0)} (user ${per(g[0] - g0[0])}, system ${per(g[1] - g0[1])})${db}${rd}, whole machine ${per(all - all0)} of ${cores} cores (ceiling ~${ceiling} msgs/s at this cost)`;
   };
 }
 
