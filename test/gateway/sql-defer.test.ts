@@ -6,6 +6,7 @@
 
 import { expect } from 'chai';
 import { openDatabase, type Database } from '../../gateway/db/open.js';
+import type { Param } from '../../gateway/db/sql.js';
 import { backends, mysqlDatabase, rand, sqliteDatabase, type TestDatabase } from '../helpers/gateway-harness.js';
 
 for (const backend of backends()) {
@@ -24,7 +25,7 @@ for (const backend of backends()) {
     });
 
     const now = Date.now();
-    const contact = (id: string) => ['INSERT INTO contacts (id, name, createdAt, updatedAt) VALUES (?, ?, ?, ?)', [id, `name ${id}`, now, now]] as const;
+    const contact = (id: string): [string, Param[]] => ['INSERT INTO contacts (id, name, createdAt, updatedAt) VALUES (?, ?, ?, ?)', [id, `name ${id}`, now, now]];
     const names = async (ids: string[]) =>
       (await db.sql.query<{ id: string }>(`SELECT id FROM contacts WHERE id IN (${ids.map(() => '?').join(', ')}) ORDER BY id`, ids)).map((r) => r.id);
 
