@@ -9,6 +9,7 @@
 //   await seedTickets(db.sql, 1_000_000);
 
 import type { Param, Sql } from '../gateway/db/sql.js';
+import { indexNewRows } from '../gateway/db/search-index.js';
 import { prng } from './prng.js';
 import { DEFAULT_SETTINGS, type Settings } from '../tickets/settings.js';
 import { slaColumns, slaPlan } from '../tickets/sla.js';
@@ -192,6 +193,7 @@ export async function seedTickets(sql: Sql, n: number, opts: SeedOptions = {}): 
       if (timeline.length) await insertRows(tx, 'timeline', TIMELINE_COLS, timeline);
     });
     timelineRows += timeline.length;
+    await indexNewRows(sql, { batch: 10_000, max: Infinity }); // SQLite's search index, as the gateway's tick would
     opts.progress?.(end);
   }
   return { tickets: n, contacts: nContacts, timeline: timelineRows, agents, teams, categories: SEED_CATEGORIES, ms: Date.now() - started };

@@ -39,6 +39,7 @@ import type { Config } from './config.js';
 import { createCoordinator } from './coordination/index.js';
 import type { Coordinator, Lease } from './coordination/types.js';
 import { openDatabase, type Database } from './db/open.js';
+import { indexNewRows } from './db/search-index.js';
 import { EventHub } from './http/events.js';
 import { createFlowRoutes } from './http/flows.js';
 import { createSimulatorRoutes } from './http/simulator.js';
@@ -263,6 +264,7 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
     await pipeline.recover();
     if (!(leader || coord.kind === 'memory')) return;
     await dispatcher.sweep();
+    await indexNewRows(db.sql).catch((err) => log.error({ err }, 'search indexing failed')); // every fast tick: few rows for q's LIKE tail
     if (opts.jobs === false || jobsRunning) return;
     jobsRunning = true;
     try {

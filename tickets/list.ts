@@ -11,7 +11,8 @@
 //   value changes moves, as it should);
 // - a list of statuses runs as one query per status, merged in order;
 // - `q` is answered from indexes when it can (searchCandidates: SQLite's trigram index of
-//   subjects and names, identity prefixes, the id), else by LIKE in list order.
+//   subjects and names plus LIKE over the few rows it has not indexed yet, identity
+//   prefixes, the id), else by LIKE in list order.
 
 import { CHANNELS } from '../adapters/types.js';
 import type { Sql } from '../gateway/db/sql.js';
@@ -20,7 +21,7 @@ import { PRIORITIES, STATUSES, type TicketRow } from './model.js';
 import type { Settings } from './settings.js';
 import { SLA_STATES, slaStateSql, type SlaState } from './sla.js';
 import { ticketFromRow } from './store.js';
-import { searchIndexReady } from '../gateway/db/search-index.js';
+import { containingSql, searchIndexReady } from '../gateway/db/search-index.js';
 
 export interface ListQuery {
   [key: string]: unknown;
@@ -121,15 +122,14 @@ export function whereOf(q: ListQuery, me: string, now?: number, opts: { searchId
     const ident = identityPrefixes(search);
     // Names from the trigram index when it can answer (a common term lands here: the
     // subjects are then scanned in list order, which finds a page quickly).
-    const names = opts.fts && ftsCanAnswer(search)
-      ? 'SELECT c.id FROM contact_name_fts f JOIN contacts c ON c.rowid = f.rowid WHERE f.name LIKE ?'
-      : "SELECT id FROM contacts WHERE LOWER(name) LIKE ? ESCAPE '!'";
+    const namesFts = opts.fts && ftsCanAnswer(search);
+    const names = namesFts ? containingSql('contacts') : "SELECT id FROM contacts WHERE LOWER(name) LIKE ? ESCAPE '!'";
     where.push(
       `(t.id = ? OR LOWER(t.subject) LIKE ? ESCAPE '!'` +
         ` OR t.contactId IN (${names})` +
         ` OR t.contactId IN (SELECT contactId FROM contact_identities WHERE ${ident.sql}))`,
     );
-    params.push(search.toUpperCase(), like, like, ...ident.params);
+    params.push(search.toUpperCase(), like, like, ...(namesFts ? [like] : []), ...ident.params);
   }
   if (now !== undefined) {
     const states = slaStates(q);
@@ -166,17 +166,18 @@ export async function searchCandidates(sql: Sql, q: ListQuery): Promise<string[]
   // Without the trigram index (MySQL, short terms): LIKE over the (subject, id) index alone,
   // which reads far less than walking the tickets in list order and fetching each row.
   const like = fts ? `%${search.toLowerCase()}%` : `%${search.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
-  // Ids of the rows whose column contains the term: through its trigram index, else by LIKE.
-  const containing = (table: 'tickets' | 'contacts', column: 'subject' | 'name', index: string) => sql.query<{ id: string }>(
+  // Ids of the rows whose column contains the term: through its trigram index (and LIKE over
+  // the rows not indexed yet), else by LIKE.
+  const containing = (table: 'tickets' | 'contacts', column: 'subject' | 'name') => sql.query<{ id: string }>(
     fts
-      ? `SELECT x.id FROM ${index} f JOIN ${table} x ON x.rowid = f.rowid WHERE f.${column} LIKE ? LIMIT ${SEARCH_CAP + 1}`
+      ? `${containingSql(table)} LIMIT ${SEARCH_CAP + 1}`
       : `SELECT id FROM ${table} WHERE LOWER(${column}) LIKE ? ESCAPE '!' LIMIT ${SEARCH_CAP + 1}`,
-    [like],
+    fts ? [like, like] : [like],
   );
-  const subjects = await containing('tickets', 'subject', 'ticket_subject_fts');
+  const subjects = await containing('tickets', 'subject');
   if (subjects.length > SEARCH_CAP) return null;
   for (const r of subjects) ids.add(r.id);
-  const named = await containing('contacts', 'name', 'contact_name_fts');
+  const named = await containing('contacts', 'name');
   if (named.length > SEARCH_CAP) return null;
   const ident = identityPrefixes(search);
   const identified = await sql.query<{ contactId: string }>(`SELECT contactId FROM contact_identities WHERE ${ident.sql} LIMIT ${SEARCH_CAP + 1}`, ident.params as any[]);

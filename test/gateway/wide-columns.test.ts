@@ -69,6 +69,9 @@ if (process.env.TEST_MYSQL_URL) {
       // Only the small row may stay for the narrower columns.
       await db.sql.execute('DELETE FROM messages WHERE ticketId = ?', ['T1']);
       await db.sql.execute('DELETE FROM attachments WHERE ticketId = ?', ['T1']);
+      // Later migrations are undone first, then 0006 itself.
+      const last = async () => (await db.sql.query<{ name: string }>('SELECT name FROM migrations ORDER BY timestamp DESC LIMIT 1'))[0]?.name;
+      while ((await last()) !== 'WiderColumns1779667200000') await db.dataSource.undoLastMigration({ transaction: 'each' });
       await db.dataSource.undoLastMigration({ transaction: 'each' });
       const [narrow] = await db.sql.query<{ type: string }>("SELECT COLUMN_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'messages' AND COLUMN_NAME = 'text'");
       expect(narrow!.type).to.equal('text');

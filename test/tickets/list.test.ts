@@ -232,7 +232,7 @@ describe('search index (SQLite)', () => {
     const db = await openDatabase('sqlite::memory:');
     try {
       const sql = db.sql;
-      for (const n of ['tickets_search_ai', 'tickets_search_ad', 'tickets_search_au']) await sql.execute(`DROP TRIGGER ${n}`);
+      for (const n of ['tickets_search_ad', 'tickets_search_au']) await sql.execute(`DROP TRIGGER ${n}`);
       const row = {
         id: newTicketId(), conversationId: null, contactId: null, channel: 'internal', account: null, subject: 'Lost invoice 4711', description: null,
         type: 'agent', status: 'pending', priority: 'medium', category: null, tags: '[]', assigneeId: null, lastAssigneeId: null, teamId: null,
