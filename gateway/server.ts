@@ -107,7 +107,7 @@ export async function createGateway(config: Config, o: GatewayOverrides = {}): P
   const log = o.log ?? createLogger();
   const clock = o.clock ?? systemClock;
   const metrics = createMetrics();
-  const db = await openDatabase(config.databaseUrl);
+  const db = await openDatabase(config.databaseUrl, { warn: (msg) => log.warn({}, msg) });
   const coord = o.coordinator ?? (await createCoordinator({ redisUrl: config.redisUrl, prefix: config.redisPrefix, log: (level, msg, obj) => (log as any)[level]?.(obj ?? {}, msg) }));
   const sql = db.sql;
   const settings = new SettingsStore(sql);
