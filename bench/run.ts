@@ -107,7 +107,9 @@ interface GatewayProc { child: ChildProcess; url: string; logFile: string }
 async function startGateway(env: Record<string, string>, name: string, dir: string): Promise<GatewayProc> {
   const logFile = path.join(dir, `${name}.log`);
   const fd = fs.openSync(logFile, 'w');
-  const nodeArgs = ['--import', 'tsx', ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), 'gateway/main.ts'];
+  // As `npm start` runs it (package.json): a 32 MB young generation instead of 16 MB
+  // halves the scavenges a message's short-lived objects cost (~10% of its CPU).
+  const nodeArgs = ['--max-semi-space-size=32', '--import', 'tsx', ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), 'gateway/main.ts'];
   const child = spawn(process.execPath, nodeArgs, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', fd, fd] });
   fs.closeSync(fd);
   children.add(child);
