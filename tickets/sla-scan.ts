@@ -23,6 +23,14 @@ import { slaColumns, slaFingerprint, slaPlan, type SlaColumns, type SlaTargetNam
 import { insertTimeline, ticketFromRow } from './store.js';
 
 const OPEN = "('pending', 'active', 'proactive', 'on_hold', 'idle')";
+/**
+ * Tickets an SLA can apply to. A bot ticket never handed off has none (tickets/sla.ts,
+ * slaPlan), and only a handoff (lifecycle, which writes the columns itself) changes
+ * that. They are most tickets under load (every conversation starts as one, and each
+ * message updates it): refreshing them read every one back, 15,000 rows a run at
+ * 500 msgs/s, in batches that held the event loop for tens of ms.
+ */
+const MAY_HAVE_SLA = "NOT (t.type = 'bot' AND t.handoffAt IS NULL)";
 const RECOMPUTE_KEY = 'sla:recompute';
 const REFRESH_KEY = 'sla:refresh';
 /** Transactions commit a little after the `updatedAt` they wrote: look back this far. */
@@ -94,7 +102,7 @@ export function createSlaScan(ctx: TicketContext, afterCommit: (fx: Effects) => 
     let cursor: string = state?.fingerprint === fingerprint ? state.cursor ?? '' : '';
     let budget = recomputeBudget;
     while (budget > 0) {
-      const rows = (await sql.query(`SELECT * FROM tickets t WHERE t.status IN ${OPEN} AND t.id > ? ORDER BY t.id LIMIT ${BATCH}`, [cursor])).map(ticketFromRow);
+      const rows = (await sql.query(`SELECT * FROM tickets t WHERE t.status IN ${OPEN} AND ${MAY_HAVE_SLA} AND t.id > ? ORDER BY t.id LIMIT ${BATCH}`, [cursor])).map(ticketFromRow);
       await refreshRows(sql, rows, settings, now);
       budget -= rows.length;
       if (rows.length < BATCH) {
@@ -114,8 +122,8 @@ export function createSlaScan(ctx: TicketContext, afterCommit: (fx: Effects) => 
     let maxSeen = since;
     while (budget > 0) {
       const rows: TicketRow[] = (after
-        ? await sql.query(`SELECT * FROM tickets t WHERE t.updatedAt >= ? AND (t.updatedAt > ? OR t.id > ?) ORDER BY t.updatedAt, t.id LIMIT ${BATCH}`, [after.at, after.at, after.id])
-        : await sql.query(`SELECT * FROM tickets t WHERE t.updatedAt >= ? ORDER BY t.updatedAt, t.id LIMIT ${BATCH}`, [since - REFRESH_OVERLAP_MS])
+        ? await sql.query(`SELECT * FROM tickets t WHERE t.updatedAt >= ? AND (t.updatedAt > ? OR t.id > ?) AND ${MAY_HAVE_SLA} ORDER BY t.updatedAt, t.id LIMIT ${BATCH}`, [after.at, after.at, after.id])
+        : await sql.query(`SELECT * FROM tickets t WHERE t.updatedAt >= ? AND ${MAY_HAVE_SLA} ORDER BY t.updatedAt, t.id LIMIT ${BATCH}`, [since - REFRESH_OVERLAP_MS])
       ).map(ticketFromRow);
       await refreshRows(sql, rows, settings, now);
       budget -= rows.length;
@@ -124,7 +132,13 @@ export function createSlaScan(ctx: TicketContext, afterCommit: (fx: Effects) => 
         after = { at: last.updatedAt, id: last.id };
         maxSeen = Math.max(maxSeen, last.updatedAt);
       }
-      if (rows.length < BATCH) break;
+      if (rows.length < BATCH) {
+        // Everything changed up to now was seen. Moving on to `now` even when no row matched
+        // (only bot tickets changed) keeps the next scan short; the overlap still covers
+        // rows whose transaction committed after this read.
+        maxSeen = Math.max(maxSeen, now);
+        break;
+      }
     }
     if (!state || maxSeen !== since) await writeState(sql, REFRESH_KEY, { since: maxSeen }, now);
   }

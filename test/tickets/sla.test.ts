@@ -246,6 +246,26 @@ for (const backend of backends()) {
       expect(Number(row.slaResolutionDueAt)).to.equal(Date.parse(tk.createdAt) + 2 * 3_600_000);
     });
 
+    it('the refresh still finds a changed ticket after runs in which only bot tickets changed', async () => {
+      const tk = await task(`Refresh ${tag}`, { priority: 'urgent', assigneeId: agentId }); // resolution 20 m
+      await t.gw.tick();
+      // Bot tickets never handed off (no SLA) change for a while; the scan skips them and moves on.
+      for (let i = 0; i < 3; i++) {
+        clock.advance(120_000);
+        const now = clock.now();
+        await t.gw.db.sql.execute(
+          "UPDATE tickets SET type = 'bot', handoffAt = NULL, updatedAt = ? WHERE id IN (SELECT id FROM (SELECT id FROM tickets WHERE id <> ? ORDER BY createdAt LIMIT 3) x)",
+          [now, tk.id],
+        );
+        await scan().run(now);
+      }
+      // A path without SLA code of its own changes the ticket's priority (high: resolution 10 s).
+      await t.gw.db.sql.execute('UPDATE tickets SET priority = ?, updatedAt = ? WHERE id = ?', ['high', clock.now(), tk.id]);
+      await scan().run(clock.now());
+      const [row] = await t.query('SELECT slaResolutionDueAt FROM tickets WHERE id = ?', [tk.id]);
+      expect(Number(row.slaResolutionDueAt)).to.equal(Date.parse(tk.createdAt) + 10_000);
+    });
+
     it('refuses a bad sla filter value with 400', async () => {
       const res = await t.api('GET', '/api/tickets?sla=orange');
       expect(res.status).to.equal(400);
