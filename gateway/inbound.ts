@@ -105,7 +105,8 @@ export class InboundPipeline implements InboundSink {
       const store = messages.length === 1 ? (fn: (tx: Sql) => Promise<void>) => fn(sql) : (fn: (tx: Sql) => Promise<void>) => sql.tx(fn);
       await store(async (tx) => {
         for (const msg of messages) {
-          if (msg.externalId.length > KEY_CHARS || convKeyOf(msg).length > KEY_CHARS) {
+          const convKey = convKeyOf(msg);
+          if (msg.externalId.length > KEY_CHARS || convKey.length > KEY_CHARS) {
             // MySQL would cut the id to fit its column (INSERT IGNORE turns the error into a
             // warning): two different ids could then collide, and the message's own INSERT
             // would fail later. No platform sends ids this long; such a message is refused.
@@ -118,7 +119,7 @@ export class InboundPipeline implements InboundSink {
             continue;
           }
           const row: InboundRow = {
-            id: newId(now), channel: msg.channel, account: msg.account, externalId: msg.externalId, convKey: convKeyOf(msg),
+            id: newId(now), channel: msg.channel, account: msg.account, externalId: msg.externalId, convKey,
             payload, status: 'received', attempts: 0, ticketId: null, receivedAt: now,
           };
           const { affected } = await tx.execute(

@@ -36,10 +36,22 @@ export async function findOpenTicket(sql: Sql, openKey: string): Promise<TicketR
   return rows[0] ? ticketFromRow(rows[0]) : null;
 }
 
+/** `(columns) VALUES (?, …)` and its parameters, for a whole row. */
+function rowValues<T extends object>(row: T): [string, any[]] {
+  const keys = Object.keys(row) as (keyof T)[];
+  return [`(${keys.join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`, keys.map((k) => row[k])];
+}
+
+/** `SET a = ?, …, version = version + 1` and its parameters (id and version are never set from a patch). */
+function ticketSet(patch: Partial<TicketRow>): [string, any[]] {
+  const keys = Object.keys(patch).filter((k) => k !== 'id' && k !== 'version') as (keyof TicketRow)[];
+  return [`SET ${keys.map((k) => `${k} = ?`).concat('version = version + 1').join(', ')}`, keys.map((k) => patch[k])];
+}
+
 export async function insertTicket(sql: Sql, t: TicketRow): Promise<void> {
-  const keys = Object.keys(t) as (keyof TicketRow)[];
+  const [values, params] = rowValues(t);
   // A unique violation (uq_ticket_open: a concurrent opener) fails the caller's transaction, which retries.
-  await sql.defer(`INSERT INTO tickets (${keys.join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`, keys.map((k) => t[k] as any));
+  await sql.defer(`INSERT INTO tickets ${values}`, params);
 }
 
 /**
@@ -47,24 +59,21 @@ export async function insertTicket(sql: Sql, t: TicketRow): Promise<void> {
  * version (optimistic concurrency); returns whether the row was updated.
  */
 export async function updateTicket(sql: Sql, id: string, patch: Partial<TicketRow>, expectVersion?: number): Promise<boolean> {
-  const keys = Object.keys(patch).filter((k) => k !== 'id' && k !== 'version') as (keyof TicketRow)[];
-  const sets = keys.map((k) => `${k} = ?`).concat('version = version + 1');
-  const params: any[] = keys.map((k) => patch[k]);
+  const [set, params] = ticketSet(patch);
   let where = 'id = ?';
   params.push(id);
   if (expectVersion !== undefined) {
     where += ' AND version = ?';
     params.push(expectVersion);
   }
-  const { affected } = await sql.execute(`UPDATE tickets SET ${sets.join(', ')} WHERE ${where}`, params);
+  const { affected } = await sql.execute(`UPDATE tickets ${set} WHERE ${where}`, params);
   return affected > 0;
 }
 
 /** updateTicket without a version check or a result: held for the transaction's next round trip (Sql.defer). */
 export async function patchTicket(sql: Sql, id: string, patch: Partial<TicketRow>): Promise<void> {
-  const keys = Object.keys(patch).filter((k) => k !== 'id' && k !== 'version') as (keyof TicketRow)[];
-  const sets = keys.map((k) => `${k} = ?`).concat('version = version + 1');
-  await sql.defer(`UPDATE tickets SET ${sets.join(', ')} WHERE id = ?`, [...keys.map((k) => patch[k] as any), id]);
+  const [set, params] = ticketSet(patch);
+  await sql.defer(`UPDATE tickets ${set} WHERE id = ?`, [...params, id]);
 }
 
 /**
@@ -73,17 +82,14 @@ export async function patchTicket(sql: Sql, id: string, patch: Partial<TicketRow
  * (Sql.defer); a unique violation fails the caller's transaction.
  */
 export async function insertNewMessage(sql: Sql, m: MessageRow): Promise<void> {
-  const keys = Object.keys(m) as (keyof MessageRow)[];
-  await sql.defer(`INSERT INTO messages (${keys.join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`, keys.map((k) => m[k] as any));
+  const [values, params] = rowValues(m);
+  await sql.defer(`INSERT INTO messages ${values}`, params);
 }
 
 /** Inserts a message; returns false (and writes nothing) when its platform id is already stored. */
 export async function insertMessage(sql: Sql, m: MessageRow): Promise<boolean> {
-  const keys = Object.keys(m) as (keyof MessageRow)[];
-  const { affected } = await sql.execute(
-    `${sql.insertIgnore()} INTO messages (${keys.join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`,
-    keys.map((k) => m[k] as any),
-  );
+  const [values, params] = rowValues(m);
+  const { affected } = await sql.execute(`${sql.insertIgnore()} INTO messages ${values}`, params);
   return affected > 0;
 }
 

@@ -42,7 +42,7 @@ parentPort.on('message', (m) => {
   clearInterval(timer);
   try { checkpoint.run(); } catch {}
   db.close();
-  parentPort.postMessage({ stopped: true });
+  parentPort.close(); // nothing left to wait for: the thread ends
 });
 `;
 
@@ -56,23 +56,22 @@ export function startCheckpointer(file: string, onError: (message: string) => vo
   const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver, intervalMs: INTERVAL_MS } });
   // Never keeps the process alive on its own; stop() ends it cleanly.
   worker.unref();
-  let stopped = false;
   worker.on('message', (m: { error?: string }) => {
     if (m?.error) onError(m.error);
   });
   worker.on('error', (err) => onError(err.message));
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  let stopping: Promise<void> | null = null;
   return {
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await new Promise<void>((resolve) => {
-        const done = () => resolve();
-        worker.once('exit', done);
-        worker.once('message', (m: { stopped?: boolean }) => m?.stopped && void worker.terminate().then(done, done));
-        worker.postMessage('stop');
+    stop() {
+      stopping ??= (async () => {
+        worker.postMessage('stop'); // harmless if the thread is already gone
         // A worker stuck in a long checkpoint is not waited for past this.
-        setTimeout(() => void worker.terminate().then(done, done), 2000).unref();
-      });
+        const cut = setTimeout(() => void worker.terminate(), 2000);
+        await exited;
+        clearTimeout(cut);
+      })();
+      return stopping;
     },
   };
 }
